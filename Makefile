@@ -1,0 +1,66 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+# The project's own settings: no telemetry from any tool, and an identity for the
+# commits that `dvc exp` makes in clones where git has no user configured.
+export PATH := $(BIN):$(PATH)
+export DVC_NO_ANALYTICS := 1
+export MLFLOW_DISABLE_TELEMETRY := true
+export BENTOML_DO_NOT_TRACK := True
+export DO_NOT_TRACK := 1
+export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
+export GIT_AUTHOR_NAME ?= $(shell git config user.name 2>/dev/null || echo fakeimage)
+export GIT_AUTHOR_EMAIL ?= $(shell git config user.email 2>/dev/null || echo fakeimage@localhost)
+export GIT_COMMITTER_NAME ?= $(GIT_AUTHOR_NAME)
+export GIT_COMMITTER_EMAIL ?= $(GIT_AUTHOR_EMAIL)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+MLFLOW_PORT ?= 5000
+SERVE_PORT ?= 3000
+APP_PORT ?= 8501
+
+.PHONY: install run test lint format bench serve app mlflow bento clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	test -d .git || git init --quiet
+	touch $@
+
+run: install
+	dvc repro
+
+test: install
+	pytest
+
+lint: install
+	ruff check src tests
+	ruff format --check src tests
+
+format: install
+	ruff format src tests
+	ruff check --fix src tests
+
+bench: install
+	python -m benchmarks.run
+
+serve: install
+	fakeimage serve --port $(SERVE_PORT)
+
+app: install
+	streamlit run src/fakeimage/app/page.py --server.address 127.0.0.1 --server.port $(APP_PORT)
+
+mlflow: install
+	mlflow server --host 127.0.0.1 --port $(MLFLOW_PORT) --backend-store-uri sqlite:///$(CURDIR)/mlflow.db
+
+bento: install
+	bentoml build
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,5 @@
+import sys
+
+from fakeimage.cli import main
+
+sys.exit(main())

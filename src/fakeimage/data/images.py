@@ -1,0 +1,101 @@
+"""Decoding and the one preprocessing function shared by training and serving.
+
+Training (the preprocess stage) and serving (BentoML, the CLI, the web page) both turn an
+image into the model's input with :func:`to_model_input`, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_SIZE = 32
+"""CIFAKE images are 32x32 RGB; every model in the zoo takes exactly this."""
+
+DEFAULT_MAX_PIXELS = 40_000_000
+"""Refuse images with more pixels than this before decoding them (decompression bombs)."""
+
+_SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
+
+
+class BadImageError(ValueError):
+    """The bytes are not an image we can decode safely; the message says why, in one line."""
+
+
+def decode_image(data: bytes | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Open and fully decode an image from bytes or a path, first frame only.
+
+    The pixel count is checked from the header, before any pixel is decoded, so a small file
+    that claims 20000x20000 pixels is refused cheaply. Truncated files and broken PNG chunks
+    fail here rather than later.
+    """
+    raw = data.read_bytes() if isinstance(data, Path) else data
+    if not raw:
+        raise BadImageError("the file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(raw))
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise BadImageError(
+            "not a readable image (expected JPEG, PNG, WebP, GIF, BMP or TIFF)"
+        ) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise BadImageError(f"not a readable image ({exc})") from None
+    width, height = image.size
+    if width * height > max_pixels:
+        raise BadImageError(
+            f"image is {width}x{height} = {width * height:,} pixels, over the limit of "
+            f"{max_pixels:,}; resize it first"
+        )
+    try:
+        image.seek(0)
+        image.load()
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise BadImageError(f"the image data is corrupt or truncated ({exc})") from None
+    return image
+
+
+def to_model_input(image: Image.Image) -> np.ndarray:
+    """Turn any decoded image into the model's input: RGB uint8 array of shape (32, 32, 3).
+
+    - EXIF orientation is applied, so a rotated phone photo is seen upright;
+    - 16-bit images are scaled to 8 bits (not clipped), CMYK and palettes convert to RGB,
+      and transparency is flattened onto white;
+    - the size changes with box (area-averaging) resampling: on down-scaling every source pixel
+      counts equally, which is how the 32x32 CIFAR/CIFAKE images and the synthetic REAL crops
+      were made; a 32x32 input passes through untouched. Pixel scaling to [0, 1] happens inside
+      the saved model, so this uint8 array is exactly what training stored.
+    """
+    image = ImageOps.exif_transpose(image)
+    if image.mode in _SIXTEEN_BIT_MODES:
+        wide = np.asarray(image, dtype=np.float64)
+        scale = 255.0 / 65535.0 if wide.max(initial=0) > 255 else 1.0
+        image = Image.fromarray(np.clip(wide * scale + 0.5, 0, 255).astype(np.uint8), "L")
+    elif image.mode == "F":
+        image = Image.fromarray(np.clip(np.asarray(image), 0, 255).astype(np.uint8), "L")
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    if image.size != (IMAGE_SIZE, IMAGE_SIZE):
+        image = image.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BOX)
+    return np.asarray(image, dtype=np.uint8).copy()
+
+
+def load_model_input(data: bytes | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode then preprocess: the path every consumer of a file or an upload takes."""
+    return to_model_input(decode_image(data, max_pixels=max_pixels))
+
+
+def encode_jpeg(pixels: np.ndarray, quality: int = 75) -> bytes:
+    """Encode RGB uint8 pixels as CIFAKE stores them: baseline JPEG, 4:2:0 chroma subsampling."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, "RGB").save(buffer, "JPEG", quality=quality, subsampling=2)
+    return buffer.getvalue()

@@ -1,0 +1,60 @@
+"""The CIFAKE folder layout: `<split>/REAL/*` and `<split>/FAKE/*`, found at any depth."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fakeimage.errors import UserError
+
+CLASS_NAMES = ("REAL", "FAKE")
+"""Label index -> name. FAKE (1) is the positive class for every metric."""
+
+SPLITS = ("train", "test")
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+
+
+@dataclass(frozen=True)
+class LabelledFile:
+    path: Path
+    split: str
+    label: int
+
+
+def find_class_folders(root: Path) -> dict[tuple[str, int], list[Path]]:
+    """Map (split, label) to the REAL/FAKE folders under root.
+
+    A REAL or FAKE folder whose parent is named `test` (any case) belongs to the test split;
+    every other one, including REAL/FAKE directly under root, belongs to train.
+    """
+    folders: dict[tuple[str, int], list[Path]] = {}
+    for folder in sorted(p for p in root.rglob("*") if p.is_dir() and not p.is_symlink()):
+        name = folder.name.upper()
+        if name not in CLASS_NAMES:
+            continue
+        split = "test" if folder.parent.name.lower() == "test" else "train"
+        folders.setdefault((split, CLASS_NAMES.index(name)), []).append(folder)
+    return folders
+
+
+def list_labelled_files(root: Path) -> list[LabelledFile]:
+    """Every image file under REAL/ and FAKE/ folders below root, sorted, with split and label."""
+    if not root.is_dir():
+        raise UserError(f"{root} is not a folder")
+    folders = find_class_folders(root)
+    labels = {label for _, label in folders}
+    if labels != {0, 1}:
+        raise UserError(
+            f"{root} is not in CIFAKE layout: expected REAL/ and FAKE/ folders "
+            "(for example train/REAL, train/FAKE, test/REAL, test/FAKE)"
+        )
+    files = [
+        LabelledFile(path, split, label)
+        for (split, label), dirs in sorted(folders.items())
+        for directory in dirs
+        for path in sorted(directory.iterdir())
+        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+    ]
+    if not files:
+        raise UserError(f"{root} holds REAL/ and FAKE/ folders but no image files")
+    return files

@@ -1,0 +1,112 @@
+"""Where the images come from (`data.source`), always delivered in CIFAKE's layout.
+
+Every source ends the same way: `<raw>/<split>/<REAL|FAKE>/<file>`, written into a temporary
+folder that replaces the previous output only when complete, so a failed fetch leaves the last
+good data exactly as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlparse
+
+from fakeimage.atomic import replace_directory
+from fakeimage.config import DataParams
+from fakeimage.data.layout import CLASS_NAMES, IMAGE_SUFFIXES, find_class_folders
+from fakeimage.data.sources.archives import extract_archive
+from fakeimage.data.sources.download import download, sha256_of
+from fakeimage.data.sources.kaggle import download_kaggle_dataset
+from fakeimage.errors import UserError
+
+
+def fetch(params: DataParams, raw_dir: Path, downloads_dir: Path) -> dict[str, int]:
+    """Deliver the images of `params.source` into raw_dir; return counts per split/label."""
+    for stale in raw_dir.parent.glob(f".{raw_dir.name}.tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = raw_dir.parent / f".{raw_dir.name}.tmp-{os.getpid()}"
+    try:
+        _deliver(params, staging, downloads_dir)
+        counts = _count(staging)
+        replace_directory(staging, raw_dir)
+        return counts
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _deliver(params: DataParams, staging: Path, downloads_dir: Path) -> None:
+    max_bytes = params.max_extract_mb * 2**20
+    if params.source == "synthetic":
+        from fakeimage.data.sources.synthetic import generate_synthetic  # imports TensorFlow
+
+        staging.mkdir(parents=True)
+        generate_synthetic(staging, params.synthetic)
+        return
+    if params.source == "folder":
+        folder = Path(_required(params.path, "data.path", "a folder in CIFAKE layout"))
+        if not folder.is_dir():
+            raise UserError(
+                f"data.path {folder} is not a folder: point it at a CIFAKE-layout folder"
+            )
+        _arrange(folder, staging, move=False)
+        return
+    if params.source == "archive":
+        archive = Path(_required(params.path, "data.path", "a local zip or tar file"))
+        if not archive.is_file():
+            raise UserError(f"archive {archive} not found: check data.path in params.yaml")
+        if params.sha256 and sha256_of(archive) != params.sha256.lower():
+            raise UserError(f"{archive} does not match data.sha256: wrong or damaged file")
+    elif params.source == "url":
+        url = _required(params.url, "data.url", "an http(s) URL of a zip or tar archive")
+        if urlparse(url).scheme not in ("http", "https"):
+            raise UserError(f"data.url must be an http(s) URL, got {url!r}")
+        sha256 = _required(params.sha256, "data.sha256", "the archive's expected sha256")
+        name = Path(urlparse(url).path).name or "download"
+        archive = download(url, downloads_dir / f"{sha256[:12]}-{name}", sha256=sha256)
+    else:  # kaggle
+        target = downloads_dir / (params.kaggle_dataset.replace("/", "__") + ".zip")
+        archive = download_kaggle_dataset(params.kaggle_dataset, target, sha256=params.sha256)
+    extracted = staging.with_name(staging.name + "-extract")
+    try:
+        print(f"fetch: extracting {archive}", flush=True)
+        extract_archive(archive, extracted, max_bytes=max_bytes)
+        _arrange(extracted, staging, move=True)
+    finally:
+        shutil.rmtree(extracted, ignore_errors=True)
+
+
+def _required(value: str | None, key: str, what: str) -> str:
+    if not value:
+        raise UserError(f"{key} is not set: give {what} in params.yaml")
+    return value
+
+
+def _arrange(source_root: Path, staging: Path, *, move: bool) -> None:
+    """Lay the REAL/FAKE folders found under source_root out as staging/<split>/<LABEL>/."""
+    folders = find_class_folders(source_root)
+    if {label for _, label in folders} != {0, 1}:
+        raise UserError(
+            f"no CIFAKE layout in {source_root.name}: expected REAL/ and FAKE/ folders "
+            "(for example train/REAL, train/FAKE, test/REAL, test/FAKE)"
+        )
+    transfer = shutil.move if move else shutil.copy2
+    for (split, label), directories in folders.items():
+        target_dir = staging / split / CLASS_NAMES[label]
+        target_dir.mkdir(parents=True, exist_ok=True)
+        for index, directory in enumerate(directories):
+            prefix = f"{index}_" if len(directories) > 1 else ""
+            for path in sorted(directory.iterdir()):
+                is_image = path.suffix.lower() in IMAGE_SUFFIXES
+                if is_image and path.is_file() and not path.is_symlink():
+                    transfer(str(path), str(target_dir / f"{prefix}{path.name}"))
+
+
+def _count(staging: Path) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    for path in staging.glob("*/*/*"):
+        counts[f"{path.parent.parent.name}/{path.parent.name}"] += 1
+    if not counts:
+        raise UserError("the source delivered no images")
+    return dict(sorted(counts.items()))

@@ -1,0 +1,39 @@
+"""Where the pipeline reads and writes, relative to the project root (DVC's working directory)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PARAMS = Path("params.yaml")
+RAW_DIR = Path("data/raw")
+DOWNLOADS_DIR = Path("data/downloads")
+PREPARED_DIR = Path("data/prepared")
+REPORTS_DIR = Path("reports")
+DATA_REPORT = REPORTS_DIR / "data.json"
+TRAINED_DIR = Path("models/trained")
+CHAMPION_DIR = Path("models/champion")
+REFERENCE_DIR = Path("models/reference")
+
+
+def split_path(name: str) -> Path:
+    return PREPARED_DIR / f"{name}.npz"
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The checkout's root, also from inside a workspace of `dvc exp run --queue/--temp`.
+
+    DVC runs queued experiments in `<root>/.dvc/tmp/exps/<name>/`; state that must be shared
+    across experiments (the MLflow store) belongs to the root above it.
+    """
+    here = (start or Path.cwd()).resolve()
+    parts = here.parts
+    for index in range(len(parts) - 2):
+        if parts[index : index + 3] == (".dvc", "tmp", "exps"):
+            return Path(*parts[:index])
+    return here
+
+
+def tracking_uri() -> str:
+    """MLFLOW_TRACKING_URI if set, else the sqlite store `mlflow.db` at the project root."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"

@@ -1,0 +1,25 @@
+"""preprocess: decode, deduplicate and split data/raw into uint8 arrays plus a data report."""
+
+from fakeimage.atomic import write_json
+from fakeimage.config import Params
+from fakeimage.data.preprocess import SPLIT_NAMES, preprocess, save_split
+from fakeimage.paths import DATA_REPORT, RAW_DIR, split_path
+
+
+def run(params: Params) -> None:
+    data = params.data
+    datasets, report = preprocess(
+        RAW_DIR,
+        max_bad_fraction=data.max_bad_fraction,
+        val_fraction=data.val_fraction,
+        test_fraction=data.test_fraction,
+        seed=data.split_seed,
+    )
+    for name in SPLIT_NAMES:
+        save_split(datasets[name], split_path(name))
+    write_json(DATA_REPORT, report)
+    sizes = ", ".join(f"{name} {report['splits'][name]['total']:,}" for name in SPLIT_NAMES)
+    print(
+        f"preprocess: {report['images']:,} images, {report['bad_files']['count']} bad files, "
+        f"{report['duplicates_removed']['total']} duplicates removed -> {sizes}"
+    )
