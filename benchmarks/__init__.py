@@ -1,0 +1,1 @@
+"""Speed benchmarks (`make bench`): measured, printed, never asserted in the test suite."""

@@ -1,0 +1,52 @@
+"""Scoring a detector on labelled data: the code behind the evaluate stage and the CLI."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fakeimage.data.layout import list_labelled_files
+from fakeimage.data.preprocess import Dataset, decode_files, load_split
+from fakeimage.data.sources.archives import extract_archive
+from fakeimage.evaluation.metrics import classification_metrics
+from fakeimage.evaluation.robustness import CORRUPTIONS
+from fakeimage.models.inference import Detector
+
+ROBUSTNESS_KEYS = ("accuracy", "f1", "roc_auc", "log_loss")
+
+
+def robustness_table(
+    detector: Detector, data: Dataset, threshold: float, bins: int
+) -> dict[str, dict[str, Any]]:
+    """Key metrics on each corrupted copy of the data, at the same threshold."""
+    table = {}
+    for name, corrupt in CORRUPTIONS.items():
+        probabilities = detector.predict_proba(corrupt(data.x))
+        scores = classification_metrics(data.y, probabilities, threshold, bins)
+        table[name] = {key: scores[key] for key in ROBUSTNESS_KEYS}
+    return table
+
+
+def load_labelled_data(location: Path, max_extract_mb: int = 4096) -> tuple[Dataset, int]:
+    """Images and labels from a prepared .npz split, a CIFAKE-layout folder, or a zip/tar.
+
+    Returns the data and the number of unreadable files that were skipped.
+    """
+    if location.suffix == ".npz":
+        return load_split(location), 0
+    if location.is_dir():
+        return _decode_folder(location)
+    with tempfile.TemporaryDirectory(prefix="fakeimage-eval-") as scratch:
+        extracted = Path(scratch) / "data"
+        extract_archive(location, extracted, max_bytes=max_extract_mb * 2**20)
+        return _decode_folder(extracted)
+
+
+def _decode_folder(root: Path) -> tuple[Dataset, int]:
+    decoded, bad = decode_files(list_labelled_files(root))
+    pixels = [p for split in decoded.values() for p in split.pixels]
+    labels = [y for split in decoded.values() for y in split.labels]
+    return Dataset(np.stack(pixels), np.asarray(labels, np.uint8)), bad["count"]

@@ -1,0 +1,117 @@
+"""Plot data for DVC (JSON records) and PNG figures for MLflow, from the same curves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on servers and in CI
+
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn import metrics as skm
+
+from fakeimage.data.layout import CLASS_NAMES
+from fakeimage.evaluation.metrics import calibration_curve
+
+
+def plot_records(
+    labels: np.ndarray, probabilities: np.ndarray, threshold: float, bins: int
+) -> dict[str, list[dict[str, Any]]]:
+    """The records behind each DVC plot: ROC, precision-recall, confusion, calibration."""
+    fpr, tpr, roc_thresholds = skm.roc_curve(labels, probabilities)
+    precision, recall, _ = skm.precision_recall_curve(labels, probabilities)
+    predictions = (probabilities >= threshold).astype(int)
+    return {
+        "roc": [
+            {"fpr": float(f), "tpr": float(t), "threshold": float(min(h, 1.0))}
+            for f, t, h in zip(fpr, tpr, roc_thresholds, strict=True)
+        ],
+        "precision_recall": [
+            {"recall": float(r), "precision": float(p)}
+            for r, p in zip(recall, precision, strict=True)
+        ],
+        "confusion": [
+            {"actual": CLASS_NAMES[a], "predicted": CLASS_NAMES[p]}
+            for a, p in zip(labels.astype(int), predictions, strict=True)
+        ],
+        "calibration": calibration_curve(labels, probabilities, bins),
+    }
+
+
+def _save(figure: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def draw_figures(
+    records: dict[str, list[dict[str, Any]]],
+    metrics: dict[str, Any],
+    robustness: dict[str, dict[str, Any]],
+    directory: Path,
+) -> list[Path]:
+    """PNG figures of the evaluation (confusion, ROC, PR, calibration, robustness)."""
+    paths = []
+
+    figure, axis = plt.subplots(figsize=(4, 4))
+    matrix = np.asarray(metrics["confusion_matrix"])
+    axis.imshow(matrix, cmap="Blues")
+    for (row, col), count in np.ndenumerate(matrix):
+        colour = "white" if count > matrix.max() / 2 else "black"
+        axis.text(col, row, f"{count:,}", ha="center", va="center", color=colour)
+    axis.set(xticks=[0, 1], yticks=[0, 1], xticklabels=CLASS_NAMES, yticklabels=CLASS_NAMES)
+    axis.set(
+        xlabel="predicted", ylabel="actual", title=f"Confusion (t = {metrics['threshold']:.3f})"
+    )
+    paths.append(_save(figure, directory / "confusion_matrix.png"))
+
+    figure, axis = plt.subplots(figsize=(4, 4))
+    axis.plot([r["fpr"] for r in records["roc"]], [r["tpr"] for r in records["roc"]])
+    axis.plot([0, 1], [0, 1], linestyle=":", color="grey")
+    axis.set(xlabel="false positive rate", ylabel="true positive rate (FAKE)")
+    axis.set_title(f"ROC, AUC = {metrics['roc_auc']:.4f}")
+    paths.append(_save(figure, directory / "roc.png"))
+
+    figure, axis = plt.subplots(figsize=(4, 4))
+    pr = records["precision_recall"]
+    axis.plot([r["recall"] for r in pr], [r["precision"] for r in pr])
+    axis.set(xlabel="recall (FAKE)", ylabel="precision", title=f"PR, AP = {metrics['pr_auc']:.4f}")
+    paths.append(_save(figure, directory / "precision_recall.png"))
+
+    figure, axis = plt.subplots(figsize=(4, 4))
+    calibration = records["calibration"]
+    axis.plot([0, 1], [0, 1], linestyle=":", color="grey")
+    axis.plot(
+        [c["mean_predicted"] for c in calibration],
+        [c["fraction_fake"] for c in calibration],
+        marker="o",
+    )
+    axis.set(xlabel="mean P(FAKE)", ylabel="observed FAKE fraction")
+    axis.set_title(f"Calibration, ECE = {metrics['ece']:.4f}")
+    paths.append(_save(figure, directory / "calibration.png"))
+
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    names = ["clean", *robustness]
+    accuracy = [metrics["accuracy"], *(r["accuracy"] for r in robustness.values())]
+    axis.bar(names, accuracy, color=["tab:green", *["tab:blue"] * len(robustness)])
+    axis.set(ylabel="test accuracy", ylim=(0, 1), title="Robustness to corruptions")
+    axis.tick_params(axis="x", rotation=30)
+    paths.append(_save(figure, directory / "robustness.png"))
+    return paths
+
+
+def draw_history(history: dict[str, list[float]], path: Path) -> Path:
+    """Per-epoch loss and accuracy, train vs validation."""
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(8, 3.5))
+    epochs = range(1, len(history["loss"]) + 1)
+    for axis, key in ((loss_axis, "loss"), (accuracy_axis, "accuracy")):
+        axis.plot(epochs, history[key], label="train")
+        axis.plot(epochs, history[f"val_{key}"], label="validation")
+        axis.set(xlabel="epoch", ylabel=key)
+        axis.legend()
+    return _save(figure, path)

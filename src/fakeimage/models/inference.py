@@ -1,0 +1,142 @@
+"""Loading saved detectors and scoring preprocessed images: shared by every consumer.
+
+A packaged detector is a folder holding `model.keras` and `metadata.json` (name, version,
+decision threshold, metrics). The evaluate stage, the CLI, the BentoML service and the web
+page all load and score through these functions.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from fakeimage.errors import UserError
+
+MODEL_FILE = "model.keras"
+METADATA_FILE = "metadata.json"
+
+
+@dataclass
+class Detector:
+    """A trained model plus what is needed to turn its scores into verdicts."""
+
+    model: keras.Model
+    threshold: float = 0.5
+    name: str = "fake-image-detector"
+    version: str = "unregistered"
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def predict_proba(self, images: np.ndarray, *, flip_tta: bool | None = None) -> np.ndarray:
+        if flip_tta is None:
+            flip_tta = bool(self.metadata.get("flip_tta", False))
+        return predict_proba(self.model, images, flip_tta=flip_tta)
+
+
+def predict_proba(
+    model: keras.Model, images: np.ndarray, *, batch_size: int = 512, flip_tta: bool = False
+) -> np.ndarray:
+    """P(FAKE) for uint8 images (N, 32, 32, 3); optionally averaged with the mirrored image."""
+    if len(images) == 0:
+        return np.zeros(0, dtype=np.float64)
+    batches = [
+        np.asarray(model(images[i : i + batch_size].astype(np.float32), training=False))
+        for i in range(0, len(images), batch_size)
+    ]
+    probabilities = np.concatenate(batches).reshape(-1).astype(np.float64)
+    if flip_tta:
+        mirrored = predict_proba(model, images[:, :, ::-1], batch_size=batch_size)
+        probabilities = (probabilities + mirrored) / 2
+    return probabilities
+
+
+def load_keras_model(path: Path) -> keras.Model:
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot load the model at {path}: {exc}") from None
+
+
+def load_detector(location: str | Path) -> Detector:
+    """Load a packaged detector folder, a bare .keras file, or an MLflow `models:/` URI."""
+    text = str(location)
+    if text.startswith(("models:/", "runs:/")):
+        return _load_from_mlflow(text)
+    path = Path(location)
+    if path.is_dir():
+        model_path = path / MODEL_FILE
+        if not model_path.is_file():
+            raise UserError(f"{path} holds no {MODEL_FILE}: train one with `dvc repro`")
+        metadata_path = path / METADATA_FILE
+        metadata = json.loads(metadata_path.read_text()) if metadata_path.is_file() else {}
+        return Detector(
+            load_keras_model(model_path),
+            threshold=float(metadata.get("threshold", 0.5)),
+            name=str(metadata.get("name", path.name)),
+            version=str(metadata.get("version", "unregistered")),
+            metadata=metadata,
+        )
+    if path.is_file():
+        return Detector(load_keras_model(path), name=path.stem)
+    raise UserError(f"no model at {path}: give a model folder, a .keras file or models:/NAME@ALIAS")
+
+
+def _load_from_mlflow(uri: str) -> Detector:
+    """Load a registered or logged model; its decision threshold comes from the run's metrics."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from fakeimage.tracking import configure_tracking
+
+    configure_tracking()
+    try:
+        model = mlflow.keras.load_model(uri)
+        info = mlflow.models.get_model_info(uri)
+        run = mlflow.get_run(info.run_id) if info.run_id else None
+    except MlflowException as exc:
+        raise UserError(f"cannot load {uri} from MLflow: {exc.message}") from None
+    metrics = run.data.metrics if run else {}
+    version = uri.rsplit("@", 1)[-1] if "@" in uri else uri.rsplit("/", 1)[-1]
+    return Detector(
+        model,
+        threshold=float(metrics.get("threshold", 0.5)),
+        name=uri,
+        version=version,
+        metadata={"run_id": info.run_id},
+    )
+
+
+def save_detector(
+    detector_dir: Path,
+    model: keras.Model | Path,
+    metadata: dict[str, Any],
+    extra_files: dict[str, str] | None = None,
+) -> None:
+    """Write a detector folder (model, metadata, extra text files) that replaces detector_dir.
+
+    `model` is a Keras model or the path of a .keras file to copy. The folder is assembled
+    beside the target and swapped in by rename, so readers never see half of it.
+    """
+    import shutil
+
+    from fakeimage.atomic import replace_directory, write_json, write_text
+
+    detector_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{detector_dir.name}-", dir=detector_dir.parent))
+    try:
+        staging.chmod(0o755)
+        if isinstance(model, Path):
+            shutil.copyfile(model, staging / MODEL_FILE)
+        else:
+            model.save(staging / MODEL_FILE)
+        write_json(staging / METADATA_FILE, metadata)
+        for name, text in (extra_files or {}).items():
+            write_text(staging / name, text)
+        replace_directory(staging, detector_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,123 @@
+"""The model zoo: Keras builders chosen by `model.arch` in params.yaml.
+
+Every model takes the preprocessed image as it is stored, values 0..255 in a (32, 32, 3)
+tensor, and scales it to [0, 1] in its first layer, so training and serving cannot disagree
+on scaling. Every model ends in one sigmoid unit: P(FAKE).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+from keras import layers
+
+from fakeimage.config import ModelParams
+from fakeimage.data.images import IMAGE_SIZE
+
+INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 3)
+
+
+def _inputs() -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    inputs = keras.Input(INPUT_SHAPE, name="image")
+    return inputs, layers.Rescaling(1.0 / 255.0, name="scale_0_1")(inputs)
+
+
+def _head(features: keras.KerasTensor) -> keras.KerasTensor:
+    # float32 output even under mixed precision, so probabilities are not rounded to bf16.
+    return layers.Dense(1, activation="sigmoid", dtype="float32", name="prob_fake")(features)
+
+
+def seed_cnn(params: ModelParams) -> keras.Model:
+    """The original project's network, kept as the reference point (159,041 parameters).
+
+    Three conv + max-pool stages halve the resolution right after each convolution, which
+    discards much of the high-frequency detail that gives generated images away.
+    """
+    inputs, x = _inputs()
+    for filters in (32, 64, 128):
+        x = layers.Conv2D(filters, 3, activation="relu")(x)
+        x = layers.MaxPooling2D()(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(128, activation="relu")(x)
+    x = layers.Dropout(params.dropout)(x)
+    return keras.Model(inputs, _head(x), name="seed_cnn")
+
+
+def _conv_bn(x: keras.KerasTensor, filters: int, strides: int = 1) -> keras.KerasTensor:
+    x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.Activation("relu")(x)
+
+
+def _squeeze_excite(x: keras.KerasTensor, ratio: int = 4) -> keras.KerasTensor:
+    """Channel attention: let global context re-weight which detectors matter."""
+    filters = x.shape[-1]
+    scale = layers.GlobalAveragePooling2D(keepdims=True)(x)
+    scale = layers.Conv2D(max(filters // ratio, 4), 1, activation="relu")(scale)
+    scale = layers.Conv2D(filters, 1, activation="sigmoid")(scale)
+    return layers.Multiply()([x, scale])
+
+
+def _residual_block(
+    x: keras.KerasTensor, filters: int, strides: int, squeeze_excite: bool
+) -> keras.KerasTensor:
+    shortcut = x
+    y = _conv_bn(x, filters, strides)
+    y = layers.Conv2D(filters, 3, padding="same", use_bias=False)(y)
+    y = layers.BatchNormalization()(y)
+    if squeeze_excite:
+        y = _squeeze_excite(y)
+    if strides != 1 or shortcut.shape[-1] != filters:
+        shortcut = layers.Conv2D(filters, 1, strides=strides, use_bias=False)(shortcut)
+        shortcut = layers.BatchNormalization()(shortcut)
+    return layers.Activation("relu")(layers.Add()([y, shortcut]))
+
+
+def _fidelity(params: ModelParams, squeeze_excite: bool, name: str) -> keras.Model:
+    """A residual CNN that keeps full 32x32 resolution through its first stage.
+
+    A generator's traces are fine, high-frequency patterns, so the stem and first stage see
+    every pixel before any down-sampling; down-sampling is by strided convolutions (learned),
+    not max-pooling, and global average pooling keeps the head small.
+    """
+    width = params.width
+    inputs, x = _inputs()
+    x = _conv_bn(x, width)
+    for filters, strides in ((width, 1), (2 * width, 2), (4 * width, 2)):
+        x = _residual_block(x, filters, strides, squeeze_excite)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(params.dropout)(x)
+    return keras.Model(inputs, _head(x), name=name)
+
+
+def fidelity_net(params: ModelParams) -> keras.Model:
+    return _fidelity(params, squeeze_excite=False, name="fidelity_net")
+
+
+def fidelity_se_net(params: ModelParams) -> keras.Model:
+    return _fidelity(params, squeeze_excite=True, name="fidelity_se_net")
+
+
+ARCHITECTURES: dict[str, Callable[[ModelParams], keras.Model]] = {
+    "seed_cnn": seed_cnn,
+    "fidelity_net": fidelity_net,
+    "fidelity_se_net": fidelity_se_net,
+}
+
+
+def build_model(params: ModelParams) -> keras.Model:
+    return ARCHITECTURES[params.arch](params)
+
+
+def count_macs(model: keras.Model) -> int:
+    """Multiply-accumulates of one forward pass over Conv2D and Dense layers (the bulk)."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2D):
+            kernel_h, kernel_w, channels_in, channels_out = layer.kernel.shape
+            _, out_h, out_w, _ = layer.output.shape
+            total += kernel_h * kernel_w * channels_in * channels_out * out_h * out_w
+        elif isinstance(layer, layers.Dense):
+            total += layer.kernel.shape[0] * layer.kernel.shape[1]
+    return int(total)

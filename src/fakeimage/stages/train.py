@@ -1,0 +1,85 @@
+"""train: fit `model.arch` on the prepared arrays, tracked as one MLflow run."""
+
+from __future__ import annotations
+
+import keras
+import mlflow
+
+from fakeimage.atomic import write_json
+from fakeimage.config import Params, params_to_dict
+from fakeimage.data.preprocess import fingerprint, load_split
+from fakeimage.evaluation.metrics import classification_metrics
+from fakeimage.evaluation.plots import draw_history
+from fakeimage.models.inference import MODEL_FILE, predict_proba, save_detector
+from fakeimage.models.zoo import count_macs
+from fakeimage.paths import REPORTS_DIR, TRAINED_DIR, split_path
+from fakeimage.tracking import configure_tracking, provenance_tags
+from fakeimage.training.train import train_model
+
+
+class _LogEpochs(keras.callbacks.Callback):
+    """Per-epoch train/val loss and accuracy, and the learning rate, to the active MLflow run."""
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        metrics = {key: float(value) for key, value in (logs or {}).items()}
+        metrics["learning_rate"] = float(
+            keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+        )
+        mlflow.log_metrics(metrics, step=epoch + 1)
+
+
+def run(params: Params) -> None:
+    splits = {name: load_split(split_path(name)) for name in ("train", "val", "test")}
+    data_fingerprint = fingerprint(splits)
+    train, val = splits["train"], splits["val"]
+    configure_tracking(params.mlflow.experiment)
+    tags = {**provenance_tags(), "data_fingerprint": data_fingerprint, "arch": params.model.arch}
+    with mlflow.start_run(run_name=tags.get("dvc_experiment"), tags=tags) as active:
+        mlflow.log_params(params_to_dict(params))
+        result = train_model(params.model, params.train, train, val, callbacks=[_LogEpochs()])
+        model = result.model
+        val_probabilities = predict_proba(model, val.x)
+        val_metrics = classification_metrics(val.y, val_probabilities, threshold=0.5)
+        summary = {
+            "best_epoch": result.best_epoch,
+            "epochs_run": result.epochs_run,
+            "train_seconds": round(result.seconds, 1),
+            "train_images_per_second": round(result.images_per_second, 1),
+            "parameters": int(model.count_params()),
+            "macs": count_macs(model),
+            "best_val_loss": val_metrics["log_loss"],
+            "best_val_accuracy": val_metrics["accuracy"],
+            "best_val_roc_auc": val_metrics["roc_auc"],
+        }
+        mlflow.log_metrics({k: float(v) for k, v in summary.items()})
+        history_png = draw_history(result.history, REPORTS_DIR / "train_history.png")
+        mlflow.log_artifact(str(history_png), "figures")
+        model_info = mlflow.keras.log_model(
+            model,
+            name="model",
+            signature=mlflow.models.infer_signature(
+                val.x[:2].astype("float32"), val_probabilities[:2].reshape(-1, 1)
+            ),
+        )
+        mlflow.set_tag("model_uri", model_info.model_uri)
+        metadata = {
+            "run_id": active.info.run_id,
+            "model_uri": model_info.model_uri,
+            "arch": params.model.arch,
+            "data_fingerprint": data_fingerprint,
+            **summary,
+        }
+        save_detector(TRAINED_DIR, model, metadata)
+        mlflow.log_artifact(str(TRAINED_DIR / MODEL_FILE), "detector")
+
+    write_json(REPORTS_DIR / "train.json", summary)
+    history_rows = [
+        {"epoch": epoch + 1, **{k: v[epoch] for k, v in result.history.items()}}
+        for epoch in range(result.epochs_run)
+    ]
+    write_json(REPORTS_DIR / "train_history.json", history_rows)
+    print(
+        f"train: {params.model.arch}, best epoch {result.best_epoch}/{result.epochs_run}, "
+        f"val accuracy {val_metrics['accuracy']:.4f}, {result.seconds:.0f} s, "
+        f"MLflow run {active.info.run_id}"
+    )

@@ -1,0 +1,108 @@
+"""The tf.data input pipeline: uint8 arrays in memory, augmented on the fly, batch at a time.
+
+Augmentation never resamples pixels. A generator's traces live in exact pixel values and
+their neighbours, so rotation, shear and zoom (which interpolate) would blur away the very
+signal the detector needs. Horizontal flips and padded crops only move pixels around.
+
+Both are done by index arithmetic: the images are padded once (by reflection, so borders
+repeat real pixels instead of adding black), and each batch is then a single gather that
+picks, shifts and mirrors all its images at once. One small op per batch keeps the pipeline
+from competing with the training step for the CPU.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from fakeimage.config import AugmentParams
+from fakeimage.data.images import IMAGE_SIZE
+from fakeimage.data.preprocess import Dataset
+
+
+def pad_images(images: np.ndarray, padding: int) -> np.ndarray:
+    """Reflect-pad a stack of images (N, H, W, C) by `padding` pixels on each side."""
+    if not padding:
+        return images
+    return np.pad(images, ((0, 0), (padding, padding), (padding, padding), (0, 0)), "reflect")
+
+
+def gather_augmented(
+    flat_pixels: tf.Tensor,
+    index: tf.Tensor,
+    *,
+    padded_size: int,
+    augment: AugmentParams,
+    seed: tf.Tensor,
+) -> tf.Tensor:
+    """Images `index` from reflect-padded pixels, randomly shifted and mirrored: (B, 32, 32, 3).
+
+    flat_pixels is the padded stack reshaped to (N * padded_size**2, 3). Every output pixel
+    is a copy of one input pixel: nothing is interpolated.
+    """
+    batch = tf.shape(index)[0]
+    flip_seed, row_seed, col_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+    span = padded_size - IMAGE_SIZE + 1
+    rows = tf.random.stateless_uniform([batch], row_seed, 0, span, dtype=tf.int64)
+    cols = tf.random.stateless_uniform([batch], col_seed, 0, span, dtype=tf.int64)
+    offsets = tf.range(IMAGE_SIZE, dtype=tf.int64)
+    col_offsets = tf.broadcast_to(offsets, [batch, IMAGE_SIZE])
+    if augment.flip:
+        mirrored = tf.random.stateless_uniform([batch], flip_seed) < 0.5
+        col_offsets = tf.where(mirrored[:, None], IMAGE_SIZE - 1 - offsets, col_offsets)
+    row_index = rows[:, None] + offsets  # (B, 32)
+    col_index = cols[:, None] + col_offsets  # (B, 32)
+    pixel_index = (
+        tf.cast(index, tf.int64)[:, None, None] * padded_size * padded_size
+        + row_index[:, :, None] * padded_size
+        + col_index[:, None, :]
+    )
+    return tf.gather(flat_pixels, pixel_index)
+
+
+def make_dataset(
+    data: Dataset,
+    *,
+    batch_size: int,
+    training: bool,
+    augment: AugmentParams | None = None,
+    seed: int = 0,
+) -> tf.data.Dataset:
+    """Batches of (float32 images 0..255, float32 labels); shuffled and augmented if training.
+
+    Indices are shuffled, not images, so a batch is one gather from arrays held in memory;
+    the model itself scales pixels to [0, 1].
+    """
+    labels = tf.constant(data.y)
+    dataset = tf.data.Dataset.range(len(data.y))
+    if training:
+        dataset = dataset.shuffle(len(data.y), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size)
+    if training and augment is not None and (augment.flip or augment.crop_padding):
+        padded = pad_images(data.x, augment.crop_padding)
+        flat = tf.constant(padded.reshape(-1, 3))
+        size = padded.shape[1]
+        # One stateless seed per batch, counted from the base seed: reproducible augmentation.
+        seeds = tf.data.Dataset.counter().map(
+            lambda step: tf.stack([tf.constant(seed, tf.int64), step])
+        )
+
+        def load(index: tf.Tensor, batch_seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            images = gather_augmented(
+                flat, index, padded_size=size, augment=augment, seed=batch_seed
+            )
+            return tf.cast(images, tf.float32), tf.cast(tf.gather(labels, index), tf.float32)
+
+        dataset = tf.data.Dataset.zip((dataset, seeds)).map(
+            load, num_parallel_calls=tf.data.AUTOTUNE
+        )
+    else:
+        images = tf.constant(data.x)
+        dataset = dataset.map(
+            lambda index: (
+                tf.cast(tf.gather(images, index), tf.float32),
+                tf.cast(tf.gather(labels, index), tf.float32),
+            ),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    return dataset.prefetch(tf.data.AUTOTUNE)

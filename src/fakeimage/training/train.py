@@ -1,0 +1,117 @@
+"""Fitting a model from the zoo: strategy, optimiser, schedule, early stopping, best weights."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from fakeimage.config import ModelParams, TrainParams
+from fakeimage.data.preprocess import Dataset
+from fakeimage.models.zoo import build_model
+from fakeimage.training.pipeline import make_dataset
+
+
+@dataclass
+class TrainResult:
+    model: keras.Model
+    history: dict[str, list[float]]
+    best_epoch: int  # 1-based epoch whose weights were kept (lowest validation loss)
+    epochs_run: int
+    seconds: float
+    images_per_second: float
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    """The tf.distribute strategy named in params; the same code runs on one CPU or a cluster.
+
+    multi_worker_mirrored reads the cluster layout from the TF_CONFIG environment variable.
+    """
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker_mirrored":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def make_optimizer(params: TrainParams, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    total_steps = max(1, params.epochs * steps_per_epoch)
+    rate: float | keras.optimizers.schedules.LearningRateSchedule = params.learning_rate
+    if params.schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(params.learning_rate, total_steps)
+    elif params.schedule == "one_cycle":
+        # Warm up linearly from lr/25 to lr over 30% of training, then anneal by cosine.
+        warmup = max(1, int(0.3 * total_steps))
+        rate = keras.optimizers.schedules.CosineDecay(
+            params.learning_rate / 25,
+            decay_steps=max(1, total_steps - warmup),
+            warmup_target=params.learning_rate,
+            warmup_steps=warmup,
+        )
+    if params.optimizer == "sgd":
+        return keras.optimizers.SGD(rate, momentum=0.9, nesterov=True)
+    if params.optimizer == "adamw":
+        return keras.optimizers.AdamW(rate, weight_decay=params.weight_decay)
+    return keras.optimizers.Adam(rate)
+
+
+def _set_precision(params: TrainParams) -> None:
+    if params.mixed_precision:
+        # bfloat16 runs on CPUs with AMX/AVX-512 and on recent GPUs; float16 on older GPUs.
+        on_gpu = bool(tf.config.list_physical_devices("GPU"))
+        keras.mixed_precision.set_global_policy("mixed_float16" if on_gpu else "mixed_bfloat16")
+    else:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def train_model(
+    model_params: ModelParams,
+    params: TrainParams,
+    train: Dataset,
+    val: Dataset,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    verbose: int | str = 2,
+) -> TrainResult:
+    """Train with the params' optimiser and schedule; keep the weights of the best val loss."""
+    keras.utils.set_random_seed(params.seed)
+    _set_precision(params)
+    strategy = make_strategy(params.strategy)
+    steps_per_epoch = int(np.ceil(len(train.y) / params.batch_size))
+    with strategy.scope():
+        model = build_model(model_params)
+        model.compile(
+            optimizer=make_optimizer(params, steps_per_epoch),
+            loss=keras.losses.BinaryCrossentropy(label_smoothing=params.label_smoothing),
+            metrics=[keras.metrics.BinaryAccuracy(name="accuracy")],
+            jit_compile=params.jit_compile,
+        )
+    train_data = make_dataset(
+        train, batch_size=params.batch_size, training=True, augment=params.augment, seed=params.seed
+    )
+    val_data = make_dataset(val, batch_size=max(params.batch_size, 256), training=False)
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=params.patience, restore_best_weights=True, verbose=1
+    )
+    started = time.perf_counter()
+    history = model.fit(
+        train_data,
+        validation_data=val_data,
+        epochs=params.epochs,
+        callbacks=[early_stopping, *callbacks],
+        verbose=verbose,
+    )
+    seconds = time.perf_counter() - started
+    losses = history.history["val_loss"]
+    epochs_run = len(losses)
+    return TrainResult(
+        model=model,
+        history={k: [float(v) for v in values] for k, values in history.history.items()},
+        best_epoch=int(np.argmin(losses)) + 1,
+        epochs_run=epochs_run,
+        seconds=seconds,
+        images_per_second=epochs_run * len(train.y) / seconds,
+    )
