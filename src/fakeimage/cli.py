@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +21,53 @@ def _stage(args: argparse.Namespace) -> None:
     importlib.import_module(f"fakeimage.stages.{args.name}").run(params)
 
 
+def _predict(args: argparse.Namespace) -> None:
+    from fakeimage.data.images import BadImageError, load_model_input
+    from fakeimage.data.layout import CLASS_NAMES
+    from fakeimage.models.inference import resolve_detector
+
+    detector, source = resolve_detector(args.model)
+    print(f"model: {detector.name} version {detector.version} ({source})", file=sys.stderr)
+    failures = 0
+    for path in args.images:
+        try:
+            pixels = load_model_input(Path(path))
+        except (BadImageError, OSError) as exc:
+            print(f"{path}\tERROR\t{exc}")
+            failures += 1
+            continue
+        probability = float(detector.predict_proba(pixels[None])[0])
+        label = CLASS_NAMES[int(probability >= detector.threshold)]
+        print(f"{path}\t{label}\tP(fake)={probability:.4f}")
+    if failures:
+        raise UserError(f"{failures} of {len(args.images)} images could not be read")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from fakeimage.atomic import write_json
+    from fakeimage.evaluation.evaluate import load_labelled_data
+    from fakeimage.evaluation.metrics import classification_metrics
+    from fakeimage.models.inference import load_detector
+
+    detector = load_detector(args.model)
+    data, bad = load_labelled_data(Path(args.data))
+    threshold = detector.threshold if args.threshold is None else args.threshold
+    probabilities = detector.predict_proba(data.x)
+    scores = classification_metrics(data.y, probabilities, threshold)
+    report = {"model": str(args.model), "data": str(args.data), "bad_files": bad, **scores}
+    if args.output:
+        write_json(Path(args.output), report)
+    print(json.dumps({k: report[k] for k in ("n", "accuracy", "roc_auc", "f1", "threshold")}))
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import subprocess
+
+    command = ["bentoml", "serve", "fakeimage.serving.service:FakeImageDetector"]
+    command += ["--host", args.host, "--port", str(args.port)]
+    raise SystemExit(subprocess.call(command))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fakeimage", description="Tell AI-generated images from real photographs."
@@ -30,6 +78,31 @@ def build_parser() -> argparse.ArgumentParser:
     stage.add_argument("name", choices=STAGES)
     stage.add_argument("--params", type=Path, default=Path("params.yaml"))
     stage.set_defaults(handler=_stage)
+
+    predict = commands.add_parser("predict", help="print the verdict and P(fake) per image")
+    predict.add_argument("images", nargs="+", metavar="IMAGE")
+    predict.add_argument(
+        "--model",
+        help="model folder, .keras file or models:/NAME@ALIAS "
+        "(default: models/champion, else the shipped models/reference)",
+    )
+    predict.set_defaults(handler=_predict)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="score a model on labelled data (CIFAKE layout or a prepared .npz)"
+    )
+    evaluate.add_argument("--model", required=True, help="model folder, .keras or models:/ URI")
+    evaluate.add_argument(
+        "--data", required=True, help="folder or zip/tar with REAL/ and FAKE/, or a split .npz"
+    )
+    evaluate.add_argument("--output", help="write the full metrics as JSON here")
+    evaluate.add_argument("--threshold", type=float, help="override the model's threshold")
+    evaluate.set_defaults(handler=_evaluate)
+
+    serve = commands.add_parser("serve", help="serve the champion over HTTP with BentoML")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.set_defaults(handler=_serve)
     return parser
 
 

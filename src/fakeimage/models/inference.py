@@ -140,3 +140,21 @@ def save_detector(
         replace_directory(staging, detector_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def resolve_detector(location: str | Path | None = None) -> tuple[Detector, str]:
+    """The detector to serve: the given one, else the local champion, else the shipped reference.
+
+    Returns the detector and a short description of where it came from.
+    """
+    from fakeimage.paths import CHAMPION_DIR, REFERENCE_DIR, project_root
+
+    if location:
+        return load_detector(location), str(location)
+    for folder, what in ((CHAMPION_DIR, "local champion"), (REFERENCE_DIR, "shipped reference")):
+        for candidate in (folder, project_root() / folder):
+            if (candidate / MODEL_FILE).is_file():
+                return load_detector(candidate), f"{what}, {candidate}"
+    raise UserError(
+        "no model found: run `make run` to train a champion (models/champion), or pass --model PATH"
+    )
