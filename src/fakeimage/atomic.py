@@ -36,6 +36,7 @@ def write_json(path: Path, payload: Any) -> None:
 def replace_directory(new: Path, target: Path) -> None:
     """Swap the finished folder `new` in for `target` using renames only."""
     previous = target.with_name(f".{target.name}.old-{os.getpid()}")
+    shutil.rmtree(previous, ignore_errors=True)
     if target.exists():
         os.replace(target, previous)
     os.replace(new, target)

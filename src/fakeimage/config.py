@@ -188,7 +188,7 @@ def _build(cls: type, raw: Any, where: str) -> Any:
         raise UserError(f"params.yaml: {label} must be a mapping, got {type(raw).__name__}")
     hints = typing.get_type_hints(cls)
     fields = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - fields)
+    unknown = sorted(set(raw) - fields, key=str)
     if unknown:
         key = f"{where}.{unknown[0]}" if where else str(unknown[0])
         raise UserError(
@@ -222,6 +222,8 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     elif hint is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif hint is float:
+        if isinstance(value, str):  # YAML 1.1 reads 1e-05 (as `dvc exp run -S` writes) as text
+            value = _parse_float(value)
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         value = float(value) if ok else value
     elif hint is str:
@@ -233,3 +235,10 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
             f"params.yaml: {key} must be {hint.__name__}, got {type(value).__name__} {value!r}"
         )
     return value
+
+
+def _parse_float(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text

@@ -19,7 +19,7 @@ IMAGE_SIZE = 32
 DEFAULT_MAX_PIXELS = 40_000_000
 """Refuse images with more pixels than this before decoding them (decompression bombs)."""
 
-_SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
+_SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N"}
 
 
 class BadImageError(ValueError):
@@ -40,7 +40,12 @@ def decode_image(data: bytes | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) ->
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(raw))
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise BadImageError(
+            f"image is over the limit of {max_pixels:,} pixels (a decompression bomb?); "
+            "resize it first"
+        ) from None
+    except UnidentifiedImageError:
         raise BadImageError(
             "not a readable image (expected JPEG, PNG, WebP, GIF, BMP or TIFF)"
         ) from None
@@ -72,9 +77,12 @@ def to_model_input(image: Image.Image) -> np.ndarray:
       the saved model, so this uint8 array is exactly what training stored.
     """
     image = ImageOps.exif_transpose(image)
-    if image.mode in _SIXTEEN_BIT_MODES:
+    if image.mode in _SIXTEEN_BIT_MODES or image.mode == "I":
         wide = np.asarray(image, dtype=np.float64)
-        scale = 255.0 / 65535.0 if wide.max(initial=0) > 255 else 1.0
+        # 16-bit modes always span 0..65535; for 32-bit "I" (how some 16-bit PNGs open) the
+        # range is guessed from the values.
+        sixteen_bit = image.mode in _SIXTEEN_BIT_MODES or wide.max(initial=0) > 255
+        scale = 255.0 / 65535.0 if sixteen_bit else 1.0
         image = Image.fromarray(np.clip(wide * scale + 0.5, 0, 255).astype(np.uint8), "L")
     elif image.mode == "F":
         image = Image.fromarray(np.clip(np.asarray(image), 0, 255).astype(np.uint8), "L")

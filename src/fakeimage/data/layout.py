@@ -14,6 +14,19 @@ SPLITS = ("train", "test")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
 
+_IGNORED_FOLDERS = {"__MACOSX"}  # macOS archivers' resource forks, not images
+
+
+def is_image_file(path: Path) -> bool:
+    """A regular, visible file with an image suffix (skips `._x.jpg` macOS metadata)."""
+    return (
+        path.suffix.lower() in IMAGE_SUFFIXES
+        and not path.name.startswith(".")
+        and path.is_file()
+        and not path.is_symlink()
+    )
+
+
 @dataclass(frozen=True)
 class LabelledFile:
     path: Path
@@ -29,7 +42,13 @@ def find_class_folders(root: Path) -> dict[tuple[str, int], list[Path]]:
     """
     folders: dict[tuple[str, int], list[Path]] = {}
     for folder in sorted(p for p in root.rglob("*") if p.is_dir() and not p.is_symlink()):
+        hidden = any(
+            part in _IGNORED_FOLDERS or part.startswith(".")
+            for part in folder.relative_to(root).parts
+        )
         name = folder.name.upper()
+        if hidden:
+            continue
         if name not in CLASS_NAMES:
             continue
         split = "test" if folder.parent.name.lower() == "test" else "train"
@@ -53,7 +72,7 @@ def list_labelled_files(root: Path) -> list[LabelledFile]:
         for (split, label), dirs in sorted(folders.items())
         for directory in dirs
         for path in sorted(directory.iterdir())
-        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+        if is_image_file(path)
     ]
     if not files:
         raise UserError(f"{root} holds REAL/ and FAKE/ folders but no image files")

@@ -124,6 +124,16 @@ def _carve(split: Decoded, fraction: float, seed: int) -> tuple[Decoded, Decoded
     return rest, carved
 
 
+def _sorted_by_content(split: Decoded) -> Decoded:
+    """The same images in content-hash order, so file names never change the arrays."""
+    order = sorted(range(len(split.hashes)), key=lambda i: split.hashes[i])
+    return Decoded(
+        [split.pixels[i] for i in order],
+        [split.labels[i] for i in order],
+        [split.hashes[i] for i in order],
+    )
+
+
 def make_splits(
     decoded: dict[str, Decoded], *, val_fraction: float, test_fraction: float, seed: int
 ) -> dict[str, Dataset]:
@@ -131,7 +141,7 @@ def make_splits(
         raise UserError("the data has no train images: expected train/REAL and train/FAKE")
     train = decoded["train"]
     if "test" in decoded and decoded["test"].labels:
-        test = decoded["test"]
+        test = _sorted_by_content(decoded["test"])
     else:
         train, test = _carve(train, test_fraction, seed + 1)
     train, val = _carve(train, val_fraction, seed)

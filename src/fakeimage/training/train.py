@@ -101,6 +101,7 @@ def train_model(
         train_data,
         validation_data=val_data,
         epochs=params.epochs,
+        shuffle=False,  # the dataset shuffles itself (seeded)
         callbacks=[early_stopping, *callbacks],
         verbose=verbose,
     )

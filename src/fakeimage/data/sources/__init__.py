@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 from fakeimage.atomic import replace_directory
 from fakeimage.config import DataParams
-from fakeimage.data.layout import CLASS_NAMES, IMAGE_SUFFIXES, find_class_folders
+from fakeimage.data.layout import CLASS_NAMES, find_class_folders, is_image_file
 from fakeimage.data.sources.archives import extract_archive
 from fakeimage.data.sources.download import download, sha256_of
 from fakeimage.data.sources.kaggle import download_kaggle_dataset
@@ -24,8 +24,9 @@ from fakeimage.errors import UserError
 
 def fetch(params: DataParams, raw_dir: Path, downloads_dir: Path) -> dict[str, int]:
     """Deliver the images of `params.source` into raw_dir; return counts per split/label."""
-    for stale in raw_dir.parent.glob(f".{raw_dir.name}.tmp-*"):
-        shutil.rmtree(stale, ignore_errors=True)
+    for pattern in (f".{raw_dir.name}.tmp-*", f".{raw_dir.name}.old-*"):  # left by a kill
+        for stale in raw_dir.parent.glob(pattern):
+            shutil.rmtree(stale, ignore_errors=True)
     staging = raw_dir.parent / f".{raw_dir.name}.tmp-{os.getpid()}"
     try:
         _deliver(params, staging, downloads_dir)
@@ -98,8 +99,7 @@ def _arrange(source_root: Path, staging: Path, *, move: bool) -> None:
         for index, directory in enumerate(directories):
             prefix = f"{index}_" if len(directories) > 1 else ""
             for path in sorted(directory.iterdir()):
-                is_image = path.suffix.lower() in IMAGE_SUFFIXES
-                if is_image and path.is_file() and not path.is_symlink():
+                if is_image_file(path):
                     transfer(str(path), str(target_dir / f"{prefix}{path.name}"))
 
 

@@ -60,6 +60,13 @@ def _tar_members(handle: tarfile.TarFile, archive: Path) -> list[_Member]:
             raise UserError(f"{archive.name}: refusing special file {info.name!r} in the archive")
         _safe_relative_path(info.name, archive)
         members.append(_Member(info.name, info.size, info.isdir()))
+    # tarfile stops quietly at a cut-off header: insist on the zero block that ends a tar.
+    handle.fileobj.seek(handle.offset)  # type: ignore[union-attr]
+    end = handle.fileobj.read(tarfile.BLOCKSIZE)  # type: ignore[union-attr]
+    if len(end) < tarfile.BLOCKSIZE or end.strip(b"\0"):
+        raise UserError(
+            f"{archive} is truncated or corrupt (no end-of-archive block); fetch it again"
+        )
     return members
 
 

@@ -1,0 +1,230 @@
+"""The web page: upload images, see whether each looks AI-generated, and why.
+
+Run it with `make app` (Streamlit on http://127.0.0.1:8501). It talks to the BentoML service
+(`make serve`) at FAKEIMAGE_SERVICE_URL (default http://127.0.0.1:3000), which can also be
+changed in the sidebar. All HTTP work happens in :mod:`fakeimage.app.client`; this script only
+renders.
+
+Stable hooks for tests: each result is a bordered container with the CSS class
+``st-key-result-<n>`` (n counts uploads from 0), a heading with the file name, the verdict text
+("AI-generated" or "Real photograph") and the text "P(fake) = 0.xxxx".
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import streamlit as st
+from PIL import Image, ImageOps
+
+from fakeimage.app import client
+from fakeimage.data.images import BadImageError, decode_image
+
+ACCEPTED_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp", "tiff", "tif"]
+# Previews are scaled to about this many pixels on their longer side (tiny images crisply).
+# (No bare strings at module level here: Streamlit's "magic" would print them on the page.)
+DISPLAY_PX = 320
+
+VERDICTS = {
+    "FAKE": ("AI-generated", "red", ":material/smart_toy:"),
+    "REAL": ("Real photograph", "green", ":material/photo_camera:"),
+}
+
+INTRO = (
+    "Upload one or more images and a neural network tells you whether each one looks "
+    "**AI-generated** or like a **real photograph**, how sure it is, and which regions drove "
+    "its decision (a Grad-CAM heat map). The model learnt from CIFAKE: 32×32-pixel real "
+    "photographs from CIFAR-10 and Stable Diffusion images made to imitate them. Every upload "
+    "is shrunk to 32×32 pixels before it is scored, so small, CIFAR-like pictures are judged "
+    "best; large photos lose most of their detail on the way and their verdicts are less "
+    "reliable. Treat the result as a hint, not as proof."
+)
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
+
+
+def _escape(text: str) -> str:
+    """Text shown literally inside Streamlit markdown (file names can hold any character)."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
+
+
+@st.cache_data(show_spinner=False, ttl=600, max_entries=64)
+def _predict(url: str, name: str, data: bytes) -> dict[str, Any]:
+    return client.predict(url, name, data)
+
+
+@st.cache_data(show_spinner=False, ttl=600, max_entries=64)
+def _explain(url: str, name: str, data: bytes) -> bytes:
+    return client.explain(url, name, data)
+
+
+def _display_image(data: bytes) -> Image.Image | None:
+    """An RGB(A) picture to show: big ones shrunk, tiny ones enlarged without blurring."""
+    try:
+        image = ImageOps.exif_transpose(decode_image(data))
+        if image.mode not in ("RGB", "RGBA"):
+            has_alpha = image.mode in ("LA", "PA") or "transparency" in image.info
+            image = image.convert("RGBA" if has_alpha else "RGB")
+    except (BadImageError, OSError, ValueError):
+        return None
+    image.thumbnail((DISPLAY_PX, DISPLAY_PX), Image.Resampling.LANCZOS)
+    factor = DISPLAY_PX // max(image.size)
+    if factor > 1:
+        image = image.resize(
+            (image.width * factor, image.height * factor), Image.Resampling.NEAREST
+        )
+    return image
+
+
+def _sidebar() -> str:
+    st.sidebar.header("Detection service")
+    return st.sidebar.text_input(
+        "Service URL",
+        value=client.service_url(),
+        help=f"Where `make serve` listens; set the default with env {client.SERVICE_URL_ENV}.",
+    )
+
+
+def _unreachable(error: client.ServiceUnavailable) -> None:
+    st.error(
+        f"**Cannot reach the detection service at `{error.url}`** ({error.reason}).\n\n"
+        "Start it in another terminal with `make serve` (it serves `models/champion`, or the "
+        "model named by env `FAKEIMAGE_MODEL`), or correct the service URL in the sidebar.",
+        icon=":material/cloud_off:",
+    )
+
+
+def _check_service(url: str) -> bool:
+    """Show the service's state in the sidebar (and an error on the page); True if reachable."""
+    try:
+        ready = client.is_ready(url)
+    except client.ServiceUnavailable as error:
+        st.sidebar.error("Not reachable", icon=":material/cloud_off:")
+        _unreachable(error)
+        return False
+    if ready:
+        st.sidebar.success("Ready", icon=":material/check_circle:")
+    else:
+        st.sidebar.warning("Starting up (not ready yet)", icon=":material/hourglass_top:")
+        st.warning(
+            f"The service at {url} answers but is not ready yet (it may still be loading the "
+            "model); results may fail until it is.",
+            icon=":material/hourglass_top:",
+        )
+    return True
+
+
+def _show_result(url: str, name: str, data: bytes, answer: dict[str, Any]) -> None:
+    verdict, color, icon = VERDICTS[answer["label"]]
+    prob_fake = float(answer["prob_fake"])
+    confidence = float(answer.get("confidence", max(prob_fake, 1 - prob_fake)))
+    threshold = float(answer.get("threshold", 0.5))
+
+    st.markdown(f"#### :{color}[{icon} {verdict}]")
+    st.progress(
+        min(max(confidence, 0.0), 1.0),
+        text=f"Confidence {confidence:.0%} · P(fake) = {prob_fake:.4f}",
+    )
+
+    left, right = st.columns(2, gap="medium")
+    preview = _display_image(data)
+    if preview is not None:
+        left.image(preview, caption="Uploaded image", width="stretch")
+    else:
+        left.caption("No preview for this file.")
+    try:
+        overlay = _explain(url, name, data)
+    except client.ServiceError as error:
+        right.info(f"No Grad-CAM overlay: {error.message}", icon=":material/visibility_off:")
+    else:
+        shown = _display_image(overlay)
+        right.image(
+            shown if shown is not None else overlay,
+            caption="Grad-CAM: warm colours drove the verdict",
+            width="stretch",
+        )
+
+    details = [f"decision threshold {threshold:.2f}"]
+    model = answer.get("model") or {}
+    if model.get("name"):
+        details.append(f"model {model['name']} v{model.get('version', '?')}")
+    image_info = answer.get("input") or {}
+    if image_info.get("width") and image_info.get("height"):
+        kind = " ".join(str(image_info[k]) for k in ("format", "mode") if image_info.get(k))
+        details.append(f"input {image_info['width']}×{image_info['height']} {kind}".rstrip())
+    st.caption(_escape(" · ".join(details)))
+    for warning in answer.get("warnings") or []:
+        st.warning(_escape(str(warning)), icon=":material/warning:")
+
+
+def main() -> None:
+    st.set_page_config(
+        page_title="Fake image detector",
+        page_icon=":material/image_search:",
+        layout="centered",
+    )
+    st.title("Fake image detector")
+    st.markdown(INTRO)
+
+    url_text = _sidebar()
+    try:
+        url = client.normalize_url(url_text)
+    except ValueError as error:
+        st.sidebar.error("Invalid URL", icon=":material/link_off:")
+        st.error(f"Invalid service URL: {_escape(str(error))}", icon=":material/link_off:")
+        return
+
+    uploads = st.file_uploader(
+        "Images to check",
+        type=ACCEPTED_TYPES,
+        accept_multiple_files=True,
+        help="JPEG, PNG, WebP, GIF, BMP or TIFF; several at once.",
+    )
+    reachable = _check_service(url)
+    st.sidebar.divider()
+    st.sidebar.markdown(
+        "**Reading the results**\n\n"
+        "- *P(fake)* is the model's probability that the image is AI-generated; it is called "
+        "AI-generated when P(fake) reaches the model's decision threshold.\n"
+        "- *Confidence* is the probability of the verdict shown.\n"
+        "- The *Grad-CAM* overlay marks in warm colours the regions that pushed the model "
+        "towards its verdict."
+    )
+    if not reachable or not uploads:
+        return
+
+    summary = st.empty()
+    counts = {"FAKE": 0, "REAL": 0}
+    for index, upload in enumerate(uploads):
+        name = upload.name
+        data = upload.getvalue()
+        with st.container(border=True, key=f"result-{index}"):
+            st.subheader(_escape(name), anchor=False)
+            try:
+                with st.spinner(f"Checking {name}…"):
+                    answer = _predict(url, name, data)
+            except client.ServiceUnavailable as error:
+                _unreachable(error)
+                return
+            except client.BadUpload as error:
+                st.error(
+                    f"The service refused this file: {_escape(error.message)}",
+                    icon=":material/block:",
+                )
+                continue
+            except client.ServiceError as error:
+                st.error(_escape(error.message), icon=":material/error:")
+                continue
+            counts[answer["label"]] += 1
+            _show_result(url, name, data, answer)
+    checked = counts["FAKE"] + counts["REAL"]
+    if len(uploads) > 1:
+        of_total = f"{checked} of {len(uploads)}" if checked < len(uploads) else f"{checked}"
+        summary.markdown(
+            f"**{of_total} images checked:** {counts['FAKE']} AI-generated, "
+            f"{counts['REAL']} real photograph{'' if counts['REAL'] == 1 else 's'}."
+        )
+
+
+main()

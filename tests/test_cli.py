@@ -1,0 +1,108 @@
+"""`fakeimage` reports mistakes as one line on stderr, exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fakeimage.cli import STAGES, build_parser, main
+
+FAKEIMAGE = Path(sys.executable).with_name("fakeimage")
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run(
+        [str(FAKEIMAGE), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _assert_one_line_error(result: subprocess.CompletedProcess[str], needle: str) -> str:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("fakeimage: error: ")
+    assert needle in lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ("data:\n  sourc: archive\n", "unknown key 'data.sourc'"),
+        ("train:\n  epochs: many\n", "train.epochs must be int"),
+        ("data: [unclosed\n", "is not valid YAML"),
+        ("data:\n  source: s3\n", "expected one of"),
+    ],
+    ids=["unknown-key", "wrong-type", "bad-yaml", "bad-choice"],
+)
+def test_bad_params_file(tmp_path: Path, content: str, needle: str) -> None:
+    (tmp_path / "params.yaml").write_text(content)
+    result = _run(tmp_path, "stage", "fetch")
+    _assert_one_line_error(result, needle)
+    assert result.stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]  # nothing written
+
+
+def test_missing_params_file(tmp_path: Path) -> None:
+    result = _run(tmp_path, "stage", "fetch")
+    _assert_one_line_error(result, "params.yaml not found")
+
+
+def test_params_option(tmp_path: Path) -> None:
+    (tmp_path / "mine.yaml").write_text("model:\n  width: 1\n")
+    result = _run(tmp_path, "stage", "fetch", "--params", "mine.yaml")
+    _assert_one_line_error(result, "model.width must be >= 4")
+
+
+def test_stage_error_is_one_line(tmp_path: Path) -> None:
+    """A valid params file whose data source is missing fails inside the stage, cleanly."""
+    (tmp_path / "params.yaml").write_text(
+        f"data:\n  source: archive\n  path: {tmp_path / 'missing.zip'}\n"
+    )
+    result = _run(tmp_path, "stage", "fetch")
+    _assert_one_line_error(result, "missing.zip not found")
+    assert not (tmp_path / "data" / "raw").exists()
+
+
+def test_preprocess_without_raw_data(tmp_path: Path) -> None:
+    (tmp_path / "params.yaml").write_text("")
+    result = _run(tmp_path, "stage", "preprocess")
+    _assert_one_line_error(result, "data/raw is not a folder")
+
+
+def test_unknown_stage_is_a_usage_error(tmp_path: Path) -> None:
+    result = _run(tmp_path, "stage", "deploy")
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_parser_knows_every_stage() -> None:
+    assert STAGES == ("fetch", "preprocess", "train", "evaluate", "promote")
+    args = build_parser().parse_args(["stage", "train", "--params", "p.yaml"])
+    assert (args.name, str(args.params)) == ("train", "p.yaml")
+
+
+def test_main_returns_2_in_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("dat: {}\n")
+    assert main(["stage", "fetch"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fakeimage: error: params.yaml: unknown key 'dat' (known here: data,")
+    assert err.count("\n") == 1 and err.endswith("\n")

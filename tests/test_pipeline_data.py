@@ -1,0 +1,144 @@
+"""Integration: `dvc repro fetch preprocess` on real CIFAKE images, in a copy of the repository.
+
+The copy holds every file git would see (committed or not, minus ignored ones), so uncommitted
+work is tested too. The data is the 2,000-image sample in ../shared/data, read in place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = (REPO_ROOT / ".." / "shared" / "data" / "cifake-sample.zip").resolve()
+BIN = Path(sys.executable).parent
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "fakeimage tests",
+    "GIT_AUTHOR_EMAIL": "tests@localhost",
+    "GIT_COMMITTER_NAME": "fakeimage tests",
+    "GIT_COMMITTER_EMAIL": "tests@localhost",
+}
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(600),
+    pytest.mark.skipif(not SAMPLE.is_file(), reason=f"the CIFAKE sample {SAMPLE} is absent"),
+    pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed"),
+    pytest.mark.skipif(not (BIN / "dvc").is_file(), reason="dvc is not installed in the venv"),
+]
+
+
+def _run(args: list[str], cwd: Path, env: dict[str, str], timeout: int = 300) -> str:
+    result = subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"{' '.join(args)} failed ({result.returncode}):\n{output}"
+    return output
+
+
+def _copy_repository(target: Path, env: dict[str, str]) -> None:
+    listing = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(REPO_ROOT),
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout.decode()
+    for relative in filter(None, listing.split("\0")):
+        source = REPO_ROOT / relative
+        if not source.is_file():  # deleted in the working tree, or a submodule
+            continue
+        destination = target / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, destination)
+    _run(["git", "init", "-q"], target, env, timeout=60)
+    _run(["git", "add", "-A"], target, env, timeout=60)
+    _run(["git", "commit", "-q", "-m", "test copy"], target, env, timeout=60)
+
+
+def _set_params(repo: Path, **data: object) -> None:
+    path = repo / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    params["data"].update(data)
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def _stage_lines(output: str, stage: str) -> list[str]:
+    """Lines our stage command printed (`fetch: ...`), as opposed to DVC's own."""
+    return [line for line in output.splitlines() if line.startswith(f"{stage}:")]
+
+
+def _report(repo: Path) -> dict:
+    return json.loads((repo / "reports" / "data.json").read_text())
+
+
+def test_fetch_and_preprocess_with_dvc(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    env = {
+        **os.environ,
+        **IDENTITY,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPATH": str(repo / "src"),  # run the copy's code, not the editable install's
+        "DVC_NO_ANALYTICS": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    _copy_repository(repo, env)
+    _set_params(repo, source="archive", path=str(SAMPLE))
+    repro = [str(BIN / "dvc"), "repro", "fetch", "preprocess"]
+
+    # First run: both stages run.
+    output = _run(repro, repo, env)
+    assert "Running stage 'fetch'" in output and "Running stage 'preprocess'" in output
+    assert _stage_lines(output, "fetch") and _stage_lines(output, "preprocess")
+    report = _report(repo)
+    assert report["files"] == 2000
+    assert report["images"] == 2000
+    assert report["classes"] == {"REAL": 1000, "FAKE": 1000}
+    assert report["bad_files"]["count"] == 0
+    assert set(report["duplicates_removed"]) >= {"within_split", "across_splits", "total"}
+    total = 0
+    for name in ("train", "val", "test"):
+        with np.load(repo / "data" / "prepared" / f"{name}.npz") as arrays:
+            x, y = arrays["x"], arrays["y"]
+        assert x.dtype == np.uint8 and x.ndim == 4 and x.shape[1:] == (32, 32, 3)
+        assert y.dtype == np.uint8 and y.shape == (len(x),)
+        assert len(x) == report["splits"][name]["total"] > 0
+        total += len(x)
+    assert total == 2000 - report["duplicates_removed"]["total"]
+    assert len(list((repo / "data" / "raw" / "train" / "REAL").iterdir())) == 1000
+    assert not list((repo / "data").glob(".raw*"))
+    val_before = report["splits"]["val"]["total"]
+
+    # Second run: nothing changed, nothing runs.
+    output = _run(repro, repo, env)
+    assert "Stage 'fetch' didn't change, skipping" in output
+    assert "Stage 'preprocess' didn't change, skipping" in output
+    assert "Data and pipelines are up to date." in output
+    assert "Running stage" not in output
+    assert not _stage_lines(output, "fetch") and not _stage_lines(output, "preprocess")
+
+    # A preprocess parameter changes: only preprocess runs again.
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    _set_params(repo, val_fraction=params["data"]["val_fraction"] * 2)
+    output = _run(repro, repo, env)
+    assert "Stage 'fetch' didn't change, skipping" in output
+    assert "Running stage 'fetch'" not in output and not _stage_lines(output, "fetch")
+    assert "Running stage 'preprocess'" in output and _stage_lines(output, "preprocess")
+    assert _report(repo)["splits"]["val"]["total"] > val_before
