@@ -87,7 +87,7 @@ def load_detector(location: str | Path) -> Detector:
 
 
 def _load_from_mlflow(uri: str) -> Detector:
-    """Load a registered or logged model; its decision threshold comes from the run's metrics."""
+    """Load a registered or logged model with the threshold its evaluation chose."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -96,18 +96,20 @@ def _load_from_mlflow(uri: str) -> Detector:
     configure_tracking()
     try:
         model = mlflow.keras.load_model(uri)
-        info = mlflow.models.get_model_info(uri)
-        run = mlflow.get_run(info.run_id) if info.run_id else None
+        run_id = mlflow.models.get_model_info(uri).run_id
+        version = uri.rsplit("/", 1)[-1]
+        if uri.startswith("models:/") and "@" in uri:
+            name, alias = uri.removeprefix("models:/").split("@", 1)
+            version = str(mlflow.MlflowClient().get_model_version_by_alias(name, alias).version)
+        evaluation = mlflow.artifacts.load_dict(f"runs:/{run_id}/detector/evaluation.json")
     except MlflowException as exc:
         raise UserError(f"cannot load {uri} from MLflow: {exc.message}") from None
-    metrics = run.data.metrics if run else {}
-    version = uri.rsplit("@", 1)[-1] if "@" in uri else uri.rsplit("/", 1)[-1]
     return Detector(
         model,
-        threshold=float(metrics.get("threshold", 0.5)),
+        threshold=float(evaluation["threshold"]),
         name=uri,
         version=version,
-        metadata={"run_id": info.run_id},
+        metadata={"run_id": run_id, "flip_tta": evaluation.get("flip_tta", False)},
     )
 
 

@@ -110,6 +110,22 @@ def build_model(params: ModelParams) -> keras.Model:
     return ARCHITECTURES[params.arch](params)
 
 
+def inference_copy(model: keras.Model, params: ModelParams) -> keras.Model:
+    """The same weights in a fresh float32 model without optimizer state, for saving.
+
+    Training may run in mixed precision and carries optimizer slots; the shipped model should
+    be small and compute in float32 on any CPU.
+    """
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        copy = build_model(params)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def count_macs(model: keras.Model) -> int:
     """Multiply-accumulates of one forward pass over Conv2D and Dense layers (the bulk)."""
     total = 0

@@ -51,6 +51,8 @@ def render_model_card(metadata: dict[str, Any]) -> str:
     data = metadata.get("data", {})
     params = metadata.get("params", {})
     data_fingerprint = str(metadata.get("data_fingerprint", ""))[:16]
+    parameters = metadata.get("parameters")
+    parameters = f"{parameters:,}" if isinstance(parameters, int) else "n/a"
     param_rows = [[key, f"`{value}`"] for key, value in sorted(params.items())]
     return f"""# Model card: {metadata["name"]} (version {metadata["version"]})
 
@@ -59,7 +61,7 @@ Output: P(FAKE); verdict FAKE when P(FAKE) >= {metadata["threshold"]:.4f}, the t
 on the validation split ({metadata.get("threshold_policy", "n/a")}).
 
 ## Model
-- architecture: `{metadata.get("arch", "n/a")}`, {metadata.get("parameters", "n/a"):,} parameters,
+- architecture: `{metadata.get("arch", "n/a")}`, {parameters} parameters,
   {metadata.get("macs", 0) / 1e6:,.1f} M multiply-accumulates per image
 - input: RGB 32x32, values 0..255 (the model scales to [0, 1] itself), made by
   `fakeimage.data.images.to_model_input`

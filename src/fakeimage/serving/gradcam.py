@@ -32,9 +32,8 @@ OVERLAY_SIZE = 256
 def _is_conv(layer: keras.layers.Layer) -> bool:
     from keras import layers
 
-    return isinstance(
-        layer, (layers.Conv2D, layers.SeparableConv2D, layers.DepthwiseConv2D, layers.Conv2DTranspose)
-    )
+    kinds = (layers.Conv2D, layers.SeparableConv2D, layers.DepthwiseConv2D, layers.Conv2DTranspose)
+    return isinstance(layer, kinds)
 
 
 def _spatial_shape(layer: keras.layers.Layer) -> tuple[int, int] | None:

@@ -17,12 +17,14 @@ import re
 import warnings
 import zlib
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from PIL import Image
+from pydantic import BaseModel
 
 from fakeimage.data.images import (
     DEFAULT_MAX_PIXELS,
@@ -133,21 +135,23 @@ class ModelInfo:
 class RequestError(Exception):
     """A problem with the request that the client can fix: answered as 4xx JSON, never 500."""
 
-    def __init__(self, status: int, message: str, *, file: str | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, *, file: str | None = None, index: int | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.file = file
+        self.index = index
+        """Position of the bad file in a batch (0-based)."""
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"error": self.message, "status": self.status}
         if self.file is not None:
             body["file"] = self.file
+        if self.index is not None:
+            body["index"] = self.index
         return body
-
-
-def error_response_bytes(status: int, message: str) -> bytes:
-    return json.dumps({"error": message, "status": status}).encode()
 
 
 def image_error(exc: BadImageError, name: str | None = None) -> RequestError:
@@ -205,14 +209,10 @@ def _too_large(name: str | None, size: int, max_bytes: int) -> str:
 _UPLOAD_NAME = re.compile(r"^tmp[a-z0-9_]{8}(?P<name>.+)$")
 
 
-def upload_name(path: Path, index: int | None = None) -> str:
-    """The client's file name of an upload BentoML saved as `tmpXXXXXXXX<name>`.
-
-    With an index, "#3 cat.png": a batch error names the file by position and by name.
-    """
+def upload_name(path: Path) -> str:
+    """The client's file name of an upload that BentoML saved as `tmpXXXXXXXX<name>`."""
     match = _UPLOAD_NAME.match(path.name)
-    name = match["name"] if match else path.name
-    return name if index is None else f"#{index + 1} {name}"
+    return match["name"] if match else path.name
 
 
 def png_crc_error(data: bytes) -> str | None:
@@ -250,7 +250,7 @@ def _bomb_error(data: bytes, max_pixels: int) -> str | None:
             f"the image has far too many pixels to decode safely ({exc}); the limit is "
             f"{max_pixels:,} pixels: resize it first"
         )
-    except Exception:  # noqa: BLE001 - anything else is for decode_image to report
+    except Exception:  # anything else is for decode_image to report
         return None
     return None
 
@@ -334,7 +334,7 @@ def prepare_image(
         raise image_error(exc, name) from None
     try:
         return PreparedImage(to_model_input(image), describe_input(image), input_warnings(image))
-    except Exception as exc:  # noqa: BLE001 - untrusted input must never become a 500
+    except Exception as exc:  # untrusted input must never become a 500
         logger.warning("could not preprocess %s", name or "an upload", exc_info=True)
         raise RequestError(
             422, _about(name, f"the image could not be converted to RGB ({exc})"), file=name
@@ -348,7 +348,7 @@ def prepare_upload(path: Path, config: ServingConfig, name: str | None = None) -
 
 
 def prepare_uploads(paths: Sequence[Path], config: ServingConfig) -> list[PreparedImage]:
-    """Every file of a batch; the first bad one raises RequestError naming it (#index name)."""
+    """Every file of a batch; the first bad one raises RequestError naming it (and its index)."""
     if not paths:
         raise RequestError(400, missing_upload_message("images", batch=True))
     if len(paths) > config.max_batch_files:
@@ -357,14 +357,22 @@ def prepare_uploads(paths: Sequence[Path], config: ServingConfig) -> list[Prepar
             f"{len(paths)} files in one request, over the limit of {config.max_batch_files}; "
             "split them into several requests",
         )
-    return [
-        prepare_upload(path, config, upload_name(path, index)) for index, path in enumerate(paths)
-    ]
+    prepared = []
+    for index, path in enumerate(paths):
+        name = upload_name(path)
+        try:
+            prepared.append(prepare_upload(path, config, f"file #{index + 1} ({name})"))
+        except RequestError as exc:
+            exc.file, exc.index = name, index
+            raise
+    return prepared
 
 
 def missing_upload_message(field_name: str, *, batch: bool = False) -> str:
-    example = f"-F {field_name}=@a.jpg -F {field_name}=@b.png" if batch else (
-        f"-F {field_name}=@photo.jpg"
+    example = (
+        f"-F {field_name}=@a.jpg -F {field_name}=@b.png"
+        if batch
+        else (f"-F {field_name}=@photo.jpg")
     )
     return (
         f"no image: send the file{'s' if batch else ''} as multipart/form-data field "
@@ -373,6 +381,41 @@ def missing_upload_message(field_name: str, *, batch: bool = False) -> str:
 
 
 # --------------------------------------------------------------------------- verdicts
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str
+
+
+class InputInfo(BaseModel):
+    width: int
+    height: int
+    mode: str
+    format: str | None
+
+
+class Prediction(BaseModel):
+    """The answer of /predict (the schema BentoML publishes in its OpenAPI document)."""
+
+    label: Literal["REAL", "FAKE"]
+    prob_fake: float
+    """P(FAKE) from the model."""
+    confidence: float
+    """Probability of the returned label: prob_fake for FAKE, 1 - prob_fake for REAL."""
+    threshold: float
+    """FAKE when prob_fake >= threshold (chosen on validation data at training time)."""
+    model: ModelRef
+    input: InputInfo
+    """The upload as received: size before resizing, Pillow mode and format."""
+    warnings: list[str]
+    """Why this verdict may be less reliable (size, aspect, animation, grayscale...)."""
+
+
+class FilePrediction(Prediction):
+    """One answer of /predict_batch: a Prediction plus the file's name, in upload order."""
+
+    file: str
 
 
 def verdict(prob_fake: float, threshold: float) -> tuple[str, float]:
@@ -445,12 +488,27 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class UploadLimitMiddleware:
-    """Refuse oversized request bodies with 413 before BentoML reads them into memory.
+_HANDLER_REACHED: ContextVar[list[bool] | None] = ContextVar("fakeimage_reached", default=None)
 
-    `limits` maps a POST path to its largest body in bytes. A declared Content-Length over
-    the limit is refused at once; a body without one (chunked) is counted as it streams, and
-    once over the limit the app sees the body end and its answer is replaced by the 413.
+
+def mark_request_parsed() -> None:
+    """Called first thing by an endpoint: BentoML parsed the request, so errors are ours now."""
+    holder = _HANDLER_REACHED.get()
+    if holder is not None:
+        holder[0] = True
+
+
+class RequestGuardMiddleware:
+    """Clear 4xx answers for requests BentoML cannot parse, before and after it tries.
+
+    For each guarded POST path (`limits` maps it to its largest body in bytes):
+    - a body that is not multipart/form-data is refused with 415;
+    - a declared Content-Length over the limit is refused with 413 before the body is read;
+      a body without one (chunked) is counted as it streams, and once over the limit the app
+      sees the body end and its answer is replaced by the 413;
+    - a 500 answered before the endpoint ran (see `mark_request_parsed`) is a request BentoML
+      could not parse (malformed multipart, a text field or URL where a file belongs, too many
+      parts): it becomes a 400 that says so.
     """
 
     def __init__(self, app: ASGIApp, limits: Mapping[str, int]) -> None:
@@ -462,13 +520,20 @@ class UploadLimitMiddleware:
         if limit is None or scope.get("method") != "POST":
             await self.app(scope, receive, send)
             return
-        declared = _content_length(scope)
-        if declared is not None and declared > limit:
-            await _send_json(send, 413, _body_too_large(declared, limit))
+        field_name = "images" if "batch" in scope["path"] else "image"
+        content_type = _header(scope, b"content-type") or ""
+        if content_type.split(";")[0].strip().lower() != "multipart/form-data":
+            message = missing_upload_message(field_name, batch=field_name == "images")
+            await _send_json(send, 415, f"{message}; got Content-Type {content_type or 'none'!r}")
+            return
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _send_json(send, 413, _body_too_large(int(declared), limit))
             return
         received = 0
         over = False
-        answered = False
+        replaced = False  # our own answer was sent instead of the app's
+        reached = [False]
 
         async def limited_receive() -> Message:
             nonlocal received, over
@@ -482,26 +547,59 @@ class UploadLimitMiddleware:
                     return {"type": "http.request", "body": b"", "more_body": False}
             return message
 
-        async def guarded_send(message: Message) -> None:
-            nonlocal answered
-            if not over:
-                await send(message)
-            elif not answered and message["type"] == "http.response.start":
-                answered = True
-                await _send_json(send, 413, _body_too_large(None, limit))
+        held: list[bytes] | None = None  # body of an unparsed-request answer being replaced
+        held_status = 0
 
-        await self.app(scope, limited_receive, guarded_send)
-        if over and not answered:
+        async def guarded_send(message: Message) -> None:
+            nonlocal replaced, held, held_status
+            if replaced:
+                return
+            if message["type"] == "http.response.start":
+                if over:
+                    replaced = True
+                    await _send_json(send, 413, _body_too_large(None, limit))
+                    return
+                if not reached[0] and message.get("status") in (400, 500):
+                    held, held_status = [], int(message["status"])
+                    return
+            elif held is not None and message["type"] == "http.response.body":
+                held.append(bytes(message.get("body", b"")))
+                if not message.get("more_body", False):
+                    replaced = True
+                    await _send_json(send, 400, *_unparsed(field_name, held_status, held))
+                return
+            await send(message)
+
+        token = _HANDLER_REACHED.set(reached)
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        finally:
+            _HANDLER_REACHED.reset(token)
+        if over and not replaced:
             await _send_json(send, 413, _body_too_large(None, limit))
 
 
-def _content_length(scope: Scope) -> int | None:
+def _unparsed(field_name: str, status: int, body: list[bytes]) -> tuple[str, Any]:
+    """Message and detail for a request that BentoML refused before the endpoint ran."""
+    if status == 400:  # pydantic validation: usually the file field is missing
+        try:
+            detail = json.loads(b"".join(body)).get("detail")
+        except (ValueError, AttributeError):
+            detail = None
+        return missing_upload_message(field_name, batch=field_name == "images"), detail
+    logger.warning("BentoML could not parse a request for field %r", field_name)
+    message = (
+        f"the request could not be read as an upload: send each image as a file in "
+        f"multipart/form-data field '{field_name}' (not under another name, not as a text "
+        f"field or a URL), for example curl -F {field_name}=@photo.jpg URL"
+    )
+    return message, None
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
-        if key.lower() == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
+        if key.lower() == name:
+            return value.decode("latin-1")
     return None
 
 
@@ -513,8 +611,11 @@ def _body_too_large(size: int | None, limit: int) -> str:
     )
 
 
-async def _send_json(send: Send, status: int, message: str) -> None:
-    body = error_response_bytes(status, message)
+async def _send_json(send: Send, status: int, message: str, detail: Any = None) -> None:
+    content: dict[str, Any] = {"error": message, "status": status}
+    if detail is not None:
+        content["detail"] = detail
+    body = json.dumps(content).encode()
     await send(
         {
             "type": "http.response.start",
@@ -522,7 +623,6 @@ async def _send_json(send: Send, status: int, message: str) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
             ],
         }
     )

@@ -30,14 +30,16 @@ from starlette.responses import JSONResponse, Response
 from fakeimage.serving import gradcam
 from fakeimage.serving.predictions import (
     MULTIPART_SLACK,
+    FilePrediction,
     ModelInfo,
+    Prediction,
     PreparedImage,
     RequestError,
+    RequestGuardMiddleware,
     ServingConfig,
-    UploadLimitMiddleware,
     build_prediction,
     make_scorer,
-    missing_upload_message,
+    mark_request_parsed,
     prepare_upload,
     prepare_uploads,
     upload_name,
@@ -52,6 +54,7 @@ CONFIG = ServingConfig.from_env()
     workers=1,
     threads=1,  # one model call at a time: TensorFlow already uses every core for one batch
     traffic={"timeout": 60},
+    logging={"access": {"enabled": False}},  # internal hops; the public service logs requests
 )
 class DetectorModel:
     """The detector behind FakeImageDetector: loaded once, scored in adaptive batches."""
@@ -133,39 +136,37 @@ class FakeImageDetector:
         return np.asarray(await self.model.to_async.scores(pixels), dtype=np.float64)
 
     @bentoml.api(route="/predict")
-    async def predict(self, image: Path | None = None) -> dict[str, Any]:
+    async def predict(self, image: Path) -> Prediction:
         """Classify one image sent as multipart/form-data field `image`."""
+        mark_request_parsed()
         try:
-            if image is None:
-                raise RequestError(400, missing_upload_message("image"))
             prepared = await anyio.to_thread.run_sync(prepare_upload, image, CONFIG)
             info = await self.model_info()
             (probability,) = await self._scores([prepared])
         except RequestError as exc:
             return _error(exc)  # type: ignore[return-value]
-        return build_prediction(probability, info, prepared)
+        return Prediction(**build_prediction(probability, info, prepared))
 
     @bentoml.api(route="/predict_batch")
-    async def predict_batch(self, images: list[Path] | None = None) -> list[dict[str, Any]]:
+    async def predict_batch(self, images: list[Path]) -> list[FilePrediction]:
         """Classify several images sent as repeated multipart/form-data field `images`."""
+        mark_request_parsed()
         try:
-            paths = images or []
-            prepared = await anyio.to_thread.run_sync(prepare_uploads, paths, CONFIG)
+            prepared = await anyio.to_thread.run_sync(prepare_uploads, images, CONFIG)
             info = await self.model_info()
             probabilities = await self._scores(prepared)
         except RequestError as exc:
             return _error(exc)  # type: ignore[return-value]
         return [
-            build_prediction(probability, info, item, file=upload_name(path))
-            for probability, item, path in zip(probabilities, prepared, paths, strict=True)
+            FilePrediction(**build_prediction(probability, info, item, file=upload_name(path)))
+            for probability, item, path in zip(probabilities, prepared, images, strict=True)
         ]
 
     @bentoml.api(route="/explain")
-    async def explain(self, image: Path | None = None) -> Image.Image:
+    async def explain(self, image: Path) -> Image.Image:
         """Grad-CAM of the verdict on one image (field `image`) over its 32x32 input, as PNG."""
+        mark_request_parsed()
         try:
-            if image is None:
-                raise RequestError(400, missing_upload_message("image"))
             prepared = await anyio.to_thread.run_sync(prepare_upload, image, CONFIG)
             info = await self.model_info()
             (probability,) = await self._scores([prepared])
@@ -194,7 +195,7 @@ def _error(exc: RequestError) -> JSONResponse:
 
 
 FakeImageDetector.add_asgi_middleware(
-    UploadLimitMiddleware,
+    RequestGuardMiddleware,
     limits={
         "/predict": CONFIG.max_upload_bytes + MULTIPART_SLACK,
         "/explain": CONFIG.max_upload_bytes + MULTIPART_SLACK,

@@ -51,7 +51,8 @@ def run(params: Params) -> None:
     configure_tracking(params.mlflow.experiment)
     with mlflow.start_run(run_id=detector.metadata["run_id"]):
         mlflow.log_metric("threshold", threshold)
-        for prefix, scores in (("test", test_metrics), ("val", val_metrics)):
+        # "tuned_val": validation at the chosen threshold; plain val_* are Keras' per-epoch series.
+        for prefix, scores in (("test", test_metrics), ("tuned_val", val_metrics)):
             mlflow.log_metrics(
                 {f"{prefix}_{k}": float(v) for k, v in scores.items() if isinstance(v, float)}
             )

@@ -11,7 +11,7 @@ from fakeimage.data.preprocess import fingerprint, load_split
 from fakeimage.evaluation.metrics import classification_metrics
 from fakeimage.evaluation.plots import draw_history
 from fakeimage.models.inference import MODEL_FILE, predict_proba, save_detector
-from fakeimage.models.zoo import count_macs
+from fakeimage.models.zoo import count_macs, inference_copy
 from fakeimage.paths import REPORTS_DIR, TRAINED_DIR, split_path
 from fakeimage.tracking import configure_tracking, provenance_tags
 from fakeimage.training.train import train_model
@@ -37,7 +37,7 @@ def run(params: Params) -> None:
     with mlflow.start_run(run_name=tags.get("dvc_experiment"), tags=tags) as active:
         mlflow.log_params(params_to_dict(params))
         result = train_model(params.model, params.train, train, val, callbacks=[_LogEpochs()])
-        model = result.model
+        model = inference_copy(result.model, params.model)
         val_probabilities = predict_proba(model, val.x)
         val_metrics = classification_metrics(val.y, val_probabilities, threshold=0.5)
         summary = {
