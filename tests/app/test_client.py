@@ -1,0 +1,327 @@
+"""The web page's HTTP client against a tiny local stand-in for the BentoML service."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from PIL import Image
+
+from fakeimage.app import client
+
+
+def _png(size: int = 8) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (size, size), (200, 30, 30)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+IMAGE = _png()
+OVERLAY = _png(32)
+PREDICTION = {
+    "label": "FAKE",
+    "prob_fake": 0.8125,
+    "confidence": 0.8125,
+    "threshold": 0.5,
+    "model": {"name": "stub", "version": "7"},
+    "input": {"width": 8, "height": 8, "mode": "RGB", "format": "PNG"},
+    "warnings": [],
+}
+
+
+@dataclass
+class Upload:
+    path: str
+    field: str | None
+    filename: str | None
+    content_type: str | None
+    data: bytes
+
+
+@dataclass
+class Answer:
+    status: int
+    body: bytes
+    content_type: str
+    delay_s: float = 0.0
+
+
+@dataclass
+class StubService:
+    """Imitates the service's contract; `answers` overrides what a path answers."""
+
+    port: int = 0
+    uploads: list[Upload] = field(default_factory=list)
+    answers: dict[str, Answer] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def _json(status: int, body: object) -> Answer:
+    return Answer(status, json.dumps(body).encode(), "application/json")
+
+
+def _parse_upload(path: str, content_type: str, body: bytes) -> Upload:
+    message = BytesParser(policy=HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == "image":
+            return Upload(
+                path,
+                "image",
+                part.get_filename(),
+                part.get_content_type(),
+                part.get_payload(decode=True),
+            )
+    return Upload(path, None, None, None, b"")
+
+
+@pytest.fixture
+def stub() -> Iterator[StubService]:
+    service = StubService()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self._reply(service.answers.get(self.path) or _json(200, {"status": "ok"}))
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", 0))
+            upload = _parse_upload(
+                self.path, self.headers.get("Content-Type", ""), self.rfile.read(length)
+            )
+            service.uploads.append(upload)
+            if self.path in service.answers:
+                self._reply(service.answers[self.path])
+            elif upload.field is None:
+                self._reply(_json(400, {"error": "missing multipart field 'image'"}))
+            elif not upload.data.startswith(b"\x89PNG"):
+                self._reply(_json(400, {"error": "not a readable image (expected JPEG, PNG)"}))
+            elif self.path == "/predict":
+                self._reply(_json(200, PREDICTION))
+            elif self.path == "/explain":
+                self._reply(Answer(200, OVERLAY, "image/png"))
+            else:
+                self._reply(_json(404, {"error": "not found"}))
+
+        def _reply(self, answer: Answer) -> None:
+            time.sleep(answer.delay_s)
+            try:
+                self.send_response(answer.status)
+                self.send_header("Content-Type", answer.content_type)
+                self.send_header("Content-Length", str(len(answer.body)))
+                self.end_headers()
+                self.wfile.write(answer.body)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeouts)
+                pass
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    service.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield service
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def closed_url() -> Iterator[str]:
+    """A loopback URL whose port is bound but not listening: connections are refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+# --- URLs -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("http://127.0.0.1:3000", "http://127.0.0.1:3000"),
+        ("  http://127.0.0.1:3000/ ", "http://127.0.0.1:3000"),
+        ("localhost:3000", "http://localhost:3000"),
+        ("https://detector.example/api/", "https://detector.example/api"),
+    ],
+)
+def test_normalize_url(given: str, expected: str) -> None:
+    assert client.normalize_url(given) == expected
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "ftp://host:21", "http://", "http://host:port"])
+def test_normalize_url_refuses_nonsense(bad: str) -> None:
+    with pytest.raises(ValueError, match="service URL"):
+        client.normalize_url(bad)
+
+
+def test_service_url_from_env_or_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(client.SERVICE_URL_ENV, raising=False)
+    assert client.service_url() == "http://127.0.0.1:3000"
+    monkeypatch.setenv(client.SERVICE_URL_ENV, "http://10.1.2.3:8080/")
+    assert client.service_url() == "http://10.1.2.3:8080"
+    monkeypatch.setenv(client.SERVICE_URL_ENV, "")
+    assert client.service_url() == "http://127.0.0.1:3000"
+
+
+# --- the contract ---------------------------------------------------------------------------
+
+
+def test_predict_sends_one_multipart_image_and_returns_the_answer(stub: StubService) -> None:
+    answer = client.predict(stub.url + "/", "cat photo.png", IMAGE)
+    assert answer == PREDICTION
+    [upload] = stub.uploads
+    assert upload == Upload("/predict", "image", "cat photo.png", "image/png", IMAGE)
+
+
+def test_predict_guesses_the_content_type_from_the_name(stub: StubService) -> None:
+    stub.answers["/predict"] = _json(200, PREDICTION)
+    client.predict(stub.url, "a.JPG", b"jpeg bytes")
+    client.predict(stub.url, "no-extension", b"raw")
+    assert [u.content_type for u in stub.uploads] == ["image/jpeg", "application/octet-stream"]
+
+
+def test_predict_fills_in_missing_warnings_and_coerces_prob(stub: StubService) -> None:
+    stub.answers["/predict"] = _json(200, {"label": "REAL", "prob_fake": "0.25"})
+    answer = client.predict(stub.url, "x.png", IMAGE)
+    assert answer == {"label": "REAL", "prob_fake": 0.25, "warnings": []}
+
+
+def test_explain_returns_png_bytes(stub: StubService) -> None:
+    assert client.explain(stub.url, "x.png", IMAGE) == OVERLAY
+    assert stub.uploads[0].path == "/explain"
+
+
+def test_is_ready(stub: StubService) -> None:
+    assert client.is_ready(stub.url) is True
+    stub.answers["/readyz"] = Answer(503, b"Runners are not ready.", "text/plain")
+    assert client.is_ready(stub.url) is False
+
+
+# --- bad uploads: the service's own message -------------------------------------------------
+
+
+@pytest.mark.parametrize("call", [client.predict, client.explain])
+def test_bad_upload_carries_the_service_message(stub: StubService, call) -> None:
+    with pytest.raises(client.BadUpload) as caught:
+        call(stub.url, "notes.png", b"plain text, not an image")
+    assert caught.value.status == 400
+    assert caught.value.message == "not a readable image (expected JPEG, PNG)"
+    assert str(caught.value) == caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"error": "image too large"}, "image too large"),
+        ({"detail": "Unsupported media type"}, "Unsupported media type"),
+        (
+            {"detail": [{"loc": ["body", "image"], "msg": "Field required", "type": "missing"}]},
+            "image: Field required",
+        ),
+        ({"message": "nope"}, "nope"),
+        ({"error": {"message": "nested"}}, "nested"),
+    ],
+)
+def test_bad_upload_message_shapes(stub: StubService, body: object, expected: str) -> None:
+    stub.answers["/predict"] = _json(422, body)
+    with pytest.raises(client.BadUpload, match="^" + expected + "$"):
+        client.predict(stub.url, "x.png", IMAGE)
+
+
+def test_bad_upload_plain_text_is_shortened_to_one_line(stub: StubService) -> None:
+    stub.answers["/predict"] = Answer(413, b"Payload\n  too large " + b"x" * 2000, "text/html")
+    with pytest.raises(client.BadUpload) as caught:
+        client.predict(stub.url, "x.png", IMAGE)
+    assert caught.value.status == 413
+    assert caught.value.message.startswith("Payload too large xxx")
+    assert len(caught.value.message) == client.MAX_MESSAGE_CHARS
+
+
+# --- the service misbehaves -----------------------------------------------------------------
+
+
+def test_server_error_is_a_service_error_not_a_bad_upload(stub: StubService) -> None:
+    stub.answers["/predict"] = _json(500, {"error": "model exploded"})
+    with pytest.raises(client.ServiceError) as caught:
+        client.predict(stub.url, "x.png", IMAGE)
+    assert type(caught.value) is client.ServiceError
+    assert caught.value.status == 500
+    assert "HTTP 500" in caught.value.message and "model exploded" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Answer(200, b"<html>hello</html>", "text/html"),
+        _json(200, {"label": "MAYBE", "prob_fake": 0.5}),
+        _json(200, {"label": "FAKE"}),
+        _json(200, ["FAKE", 0.9]),
+    ],
+)
+def test_predict_refuses_answers_outside_the_contract(stub: StubService, answer: Answer) -> None:
+    stub.answers["/predict"] = answer
+    with pytest.raises(client.ServiceError, match="/predict") as caught:
+        client.predict(stub.url, "x.png", IMAGE)
+    assert type(caught.value) is client.ServiceError
+
+
+def test_explain_refuses_something_that_is_not_png(stub: StubService) -> None:
+    stub.answers["/explain"] = _json(200, PREDICTION)
+    with pytest.raises(client.ServiceError, match="application/json, not a PNG"):
+        client.explain(stub.url, "x.png", IMAGE)
+
+
+# --- nothing answers ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call", [client.predict, client.explain])
+def test_closed_port_is_service_unavailable(closed_url: str, call) -> None:
+    started = time.monotonic()
+    with pytest.raises(client.ServiceUnavailable) as caught:
+        call(closed_url, "x.png", IMAGE)
+    assert time.monotonic() - started < 2
+    assert caught.value.url == closed_url
+    assert "connection refused" in caught.value.reason
+    assert str(caught.value).startswith(f"cannot reach the detection service at {closed_url}")
+
+
+def test_is_ready_on_closed_port_is_service_unavailable(closed_url: str) -> None:
+    with pytest.raises(client.ServiceUnavailable, match="connection refused"):
+        client.is_ready(closed_url)
+
+
+def test_slow_service_times_out_within_the_bound(stub: StubService) -> None:
+    stub.answers["/predict"] = Answer(200, json.dumps(PREDICTION).encode(), "x", delay_s=3)
+    started = time.monotonic()
+    with pytest.raises(client.ServiceUnavailable, match=r"no answer within 0\.5 s"):
+        client.predict(stub.url, "x.png", IMAGE, timeout=0.5)
+    assert time.monotonic() - started < 2.5
+
+
+def test_loopback_service_ignores_proxy_settings(
+    stub: StubService, closed_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, closed_url)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert client.predict(stub.url, "x.png", IMAGE)["label"] == "FAKE"
+    assert client.is_ready(stub.url.replace("127.0.0.1", "localhost")) is True
