@@ -60,6 +60,8 @@ mlflow: install
 	mlflow server --host 127.0.0.1 --port $(MLFLOW_PORT) --backend-store-uri sqlite:///$(CURDIR)/mlflow.db
 
 bento: install
+	@test -f models/champion/model.keras || test -f models/reference/model.keras || \
+		{ echo "no model to package: run 'make run' first"; exit 1; }
 	bentoml build
 
 clean:

@@ -161,7 +161,7 @@ def test_choices_are_listed(raw: dict, key: str, choices: list[str]) -> None:
         ({"data": {"max_bad_fraction": 1.5}}, "data.max_bad_fraction must be in [0, 1]"),
         ({"data": {"max_extract_mb": 0}}, "data.max_extract_mb must be > 0"),
         ({"data": {"synthetic": {"train_per_class": 5}}}, "data.synthetic.train_per_class"),
-        ({"model": {"width": 3}}, "model.width must be >= 4"),
+        ({"model": {"width": 3}}, "model.width must be >= 12"),
         ({"model": {"dropout": 1}}, "model.dropout must be in [0, 1)"),
         ({"train": {"epochs": 0}}, "train.epochs must be >= 1"),
         ({"train": {"learning_rate": 0}}, "train.learning_rate must be > 0"),

@@ -61,11 +61,17 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _serve(args: argparse.Namespace) -> None:
+    import os
     import subprocess
 
-    command = ["bentoml", "serve", "fakeimage.serving.service:FakeImageDetector"]
-    command += ["--host", args.host, "--port", str(args.port)]
-    raise SystemExit(subprocess.call(command))
+    bentoml = Path(sys.executable).with_name("bentoml")  # this environment's, not PATH's
+    command = [str(bentoml) if bentoml.exists() else "bentoml", "serve"]
+    command += ["fakeimage.serving.service:FakeImageDetector", "--host", args.host]
+    command += ["--port", str(args.port)]
+    environment = dict(os.environ)
+    if args.model:
+        environment["FAKEIMAGE_MODEL"] = args.model
+    raise SystemExit(subprocess.call(command, env=environment))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the champion over HTTP with BentoML")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--model", help="model folder to serve (default: champion, else reference)")
     serve.set_defaults(handler=_serve)
     return parser
 

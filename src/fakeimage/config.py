@@ -69,7 +69,8 @@ class ModelParams:
     dropout: float = 0.5
 
     def __post_init__(self) -> None:
-        _require(self.width >= 4, "model.width must be >= 4")
+        # TF 2.21's oneDNN kernels crash on the fidelity nets' gradients below width 12.
+        _require(self.width >= 12, "model.width must be >= 12")
         _require(0 <= self.dropout < 1, "model.dropout must be in [0, 1)")
 
 

@@ -131,8 +131,8 @@ def test_png_with_a_broken_ancillary_chunk_crc() -> None:
 def test_png_with_corrupt_pixel_data() -> None:
     data = bytearray(_encode(Image.fromarray(_noise(16, 16)), "PNG"))
     (_, offset, _length) = next(c for c in _png_chunks(bytes(data)) if c[0] == b"IDAT")
-    data[offset + 8 + 5] ^= 0xFF  # inside the zlib stream
-    with pytest.raises(BadImageError, match="corrupt or truncated"):
+    data[offset + 8 + 5] ^= 0xFF  # inside the zlib stream: its CRC no longer matches
+    with pytest.raises(BadImageError, match="IDAT chunk fails its CRC check"):
         load_model_input(bytes(data))
 
 
@@ -304,3 +304,18 @@ def test_encode_jpeg_is_cifake_format() -> None:
     assert JpegImagePlugin.get_sampling(image) == 2  # 4:2:0
     assert "progressive" not in image.info  # baseline
     _assert_model_input(load_model_input(data))
+
+
+def test_png_checksum_error_names_the_broken_chunk() -> None:
+    from fakeimage.data.images import png_checksum_error
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (10, 20, 30)).save(buffer, "PNG")
+    good = buffer.getvalue()
+    assert png_checksum_error(good) is None
+    assert png_checksum_error(b"not a png") is None
+    broken = bytearray(good)
+    broken[-1] ^= 0xFF  # the last byte of IEND's CRC
+    assert "IEND" in png_checksum_error(bytes(broken))
+    with pytest.raises(BadImageError, match="CRC"):
+        decode_image(bytes(broken))

@@ -20,7 +20,7 @@ from fakeimage.models.inference import (
 )
 from fakeimage.models.zoo import ARCHITECTURES, INPUT_SHAPE, build_model, count_macs
 
-SMALL = {"width": 8, "dropout": 0.5}  # keep the fidelity nets small: the tests need no capacity
+SMALL = {"width": 12, "dropout": 0.5}  # keep the fidelity nets small: the tests need no capacity
 
 
 def _images(n: int, seed: int = 0) -> np.ndarray:

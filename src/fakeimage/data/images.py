@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,47 @@ _SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N"}
 
 
 class BadImageError(ValueError):
-    """The bytes are not an image we can decode safely; the message says why, in one line."""
+    """The bytes are not an image we can decode safely; the message says why, in one line.
+
+    `status` is the HTTP status a service answers with: 422, the data is damaged.
+    """
+
+    status = 422
+
+
+class UnreadableImageError(BadImageError):
+    """Not an image format we read (text, HTML, random bytes, an empty file...)."""
+
+    status = 415
+
+
+class TooManyPixelsError(BadImageError):
+    """More pixels than allowed: refused before decoding (decompression bombs)."""
+
+    status = 413
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_checksum_error(data: bytes) -> str | None:
+    """Why a PNG fails a chunk checksum, or None. Pillow skips the pixel chunks' CRCs."""
+    if not data.startswith(_PNG_SIGNATURE):
+        return None
+    position = len(_PNG_SIGNATURE)
+    while position + 12 <= len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        end = position + 12 + length
+        if end > len(data):
+            return None  # truncated: decoding reports it
+        kind = data[position + 4 : position + 8]
+        if zlib.crc32(data[position + 4 : end - 4]) != int.from_bytes(data[end - 4 : end], "big"):
+            label = kind.decode("latin-1") if kind.isalpha() else repr(kind)
+            return f"the PNG {label} chunk fails its CRC check: the file is corrupt"
+        if kind == b"IEND":
+            return None
+        position = end
+    return None
 
 
 def decode_image(data: bytes | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
@@ -41,22 +82,24 @@ def decode_image(data: bytes | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) ->
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(raw))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise BadImageError(
+        raise TooManyPixelsError(
             f"image is over the limit of {max_pixels:,} pixels (a decompression bomb?); "
             "resize it first"
         ) from None
     except UnidentifiedImageError:
-        raise BadImageError(
+        raise UnreadableImageError(
             "not a readable image (expected JPEG, PNG, WebP, GIF, BMP or TIFF)"
         ) from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise BadImageError(f"not a readable image ({exc})") from None
+        raise UnreadableImageError(f"not a readable image ({exc})") from None
     width, height = image.size
     if width * height > max_pixels:
-        raise BadImageError(
+        raise TooManyPixelsError(
             f"image is {width}x{height} = {width * height:,} pixels, over the limit of "
             f"{max_pixels:,}; resize it first"
         )
+    if problem := png_checksum_error(raw):
+        raise BadImageError(problem)
     try:
         image.seek(0)
         image.load()

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 
+from fakeimage.data.images import IMAGE_SIZE
 from fakeimage.errors import UserError
 
 MODEL_FILE = "model.keras"
@@ -31,28 +34,59 @@ class Detector:
     name: str = "fake-image-detector"
     version: str = "unregistered"
     metadata: dict[str, Any] = field(default_factory=dict)
+    _forwards: dict[bool, Callable[[np.ndarray], np.ndarray]] = field(
+        default_factory=dict, repr=False
+    )
 
     def predict_proba(self, images: np.ndarray, *, flip_tta: bool | None = None) -> np.ndarray:
+        """P(FAKE) for uint8 images (N, 32, 32, 3); flip TTA as the metadata says by default."""
         if flip_tta is None:
             flip_tta = bool(self.metadata.get("flip_tta", False))
-        return predict_proba(self.model, images, flip_tta=flip_tta)
+        if flip_tta not in self._forwards:
+            self._forwards[flip_tta] = make_forward(self.model, flip_tta=flip_tta)
+        return self._forwards[flip_tta](images)
 
 
-def predict_proba(
-    model: keras.Model, images: np.ndarray, *, batch_size: int = 512, flip_tta: bool = False
-) -> np.ndarray:
-    """P(FAKE) for uint8 images (N, 32, 32, 3); optionally averaged with the mirrored image."""
-    if len(images) == 0:
-        return np.zeros(0, dtype=np.float64)
-    batches = [
-        np.asarray(model(images[i : i + batch_size].astype(np.float32), training=False))
-        for i in range(0, len(images), batch_size)
-    ]
-    probabilities = np.concatenate(batches).reshape(-1).astype(np.float64)
-    if flip_tta:
-        mirrored = predict_proba(model, images[:, :, ::-1], batch_size=batch_size)
-        probabilities = (probabilities + mirrored) / 2
-    return probabilities
+def make_forward(
+    model: keras.Model, *, flip_tta: bool = False, chunk: int = 512
+) -> Callable[[np.ndarray], np.ndarray]:
+    """A function images -> P(FAKE): the model traced once for any batch size.
+
+    One graph serves every batch size (a fixed signature with an open batch dimension), which
+    makes a single image about 0.5 ms instead of about 6 ms through Keras' eager call. With
+    flip_tta the score is the mean over the image and its mirror.
+    """
+    spec = tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, 3], tf.uint8)
+
+    @tf.function(input_signature=[spec])
+    def forward(images: tf.Tensor) -> tf.Tensor:
+        pixels = tf.cast(images, tf.float32)
+        probabilities = tf.reshape(model(pixels, training=False), [-1])
+        if flip_tta:
+            mirrored = tf.reshape(model(tf.reverse(pixels, axis=[2]), training=False), [-1])
+            probabilities = (probabilities + mirrored) / 2
+        return tf.cast(probabilities, tf.float32)
+
+    concrete = forward.get_concrete_function()  # calling it directly skips retracing checks
+
+    def score(images: np.ndarray) -> np.ndarray:
+        images = np.asarray(images, dtype=np.uint8)
+        if images.ndim != 4 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE, 3):
+            raise ValueError(f"expected uint8 images (N, 32, 32, 3), got {images.shape}")
+        if len(images) == 0:
+            return np.zeros(0, dtype=np.float64)
+        parts = [
+            concrete(tf.constant(images[i : i + chunk])).numpy()
+            for i in range(0, len(images), chunk)
+        ]
+        return np.concatenate(parts).astype(np.float64)
+
+    return score
+
+
+def predict_proba(model: keras.Model, images: np.ndarray, *, flip_tta: bool = False) -> np.ndarray:
+    """P(FAKE) of a bare Keras model (traces it; keep a Detector to score repeatedly)."""
+    return make_forward(model, flip_tta=flip_tta)(images)
 
 
 def load_keras_model(path: Path) -> keras.Model:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +39,11 @@ from fakeimage.serving.predictions import (
     RequestGuardMiddleware,
     ServingConfig,
     build_prediction,
-    make_scorer,
     mark_request_parsed,
     prepare_upload,
     prepare_uploads,
     upload_name,
+    upload_tmpdir,
     verdict,
 )
 
@@ -52,27 +53,40 @@ CONFIG = ServingConfig.from_env()
 
 @bentoml.service(
     workers=1,
-    threads=1,  # one model call at a time: TensorFlow already uses every core for one batch
+    threads=1,  # one model call at a time; requests arriving meanwhile form the next batch
     traffic={"timeout": 60},
     logging={"access": {"enabled": False}},  # internal hops; the public service logs requests
+    # BentoML 1.4.40 recycles the client session to a dependency every `max_requests` calls
+    # and closes it under requests still in flight ("Cannot write to closing transport",
+    # answered 500). One local socket needs no recycling.
+    runner_connection={"max_requests": 2**31 - 1, "max_age": 10.0**9},
 )
 class DetectorModel:
     """The detector behind FakeImageDetector: loaded once, scored in adaptive batches."""
 
     def __init__(self) -> None:
+        import tensorflow as tf
+
         from fakeimage.models.inference import resolve_detector
 
+        if CONFIG.model_threads:
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(CONFIG.model_threads)
+                tf.config.threading.set_inter_op_parallelism_threads(CONFIG.model_threads)
+            except RuntimeError:  # TensorFlow already ran something in this process
+                logger.warning("TensorFlow was initialised already; keeping its thread count")
         detector, source = resolve_detector(os.environ.get("FAKEIMAGE_MODEL"))
         self.info_ = ModelInfo.from_detector(detector, source)
-        self.score = make_scorer(detector)
+        self.score = detector.predict_proba
         self.score(np.zeros((1, 32, 32, 3), dtype=np.uint8))  # trace the graph before traffic
         self.gradients = gradcam.gradient_model(detector.model)
         logger.info(
-            "serving model %s version %s (threshold %.4f) from %s",
+            "serving model %s version %s (threshold %.4f) from %s; TensorFlow threads: %s",
             self.info_.name,
             self.info_.version,
             self.info_.threshold,
             source,
+            CONFIG.model_threads or "default",
         )
 
     @bentoml.api(
@@ -97,7 +111,8 @@ class DetectorModel:
 
 @bentoml.service(
     workers=1,
-    traffic={"timeout": 60},
+    # at most 64 requests in progress (more get 429): bounds the memory that uploads can take
+    traffic={"timeout": 60, "max_concurrency": 64},
 )
 class FakeImageDetector:
     """Tell AI-generated images from real photographs: POST an image, get REAL or FAKE."""
@@ -107,12 +122,16 @@ class FakeImageDetector:
     def __init__(self) -> None:
         self._info: ModelInfo | None = None
         self._info_lock = asyncio.Lock()
+        tmpdir = upload_tmpdir()
+        if tmpdir is not None:  # where BentoML spools uploads, in this API process only
+            tempfile.tempdir = tmpdir
         logger.info(
             "FakeImageDetector API: uploads up to %.3g MB and %s pixels, batches up to %d "
-            "files; model batches up to %d images within %d ms",
+            "files, spooled in %s; model batches up to %d images within %d ms",
             CONFIG.max_upload_bytes / 2**20,
             f"{CONFIG.max_pixels:,}",
             CONFIG.max_batch_files,
+            tempfile.gettempdir(),
             CONFIG.batch_size,
             CONFIG.batch_latency_ms,
         )
@@ -122,7 +141,7 @@ class FakeImageDetector:
         if self._info is None:
             async with self._info_lock:
                 if self._info is None:
-                    info = await self.model.to_async.info()
+                    info = await self._call_model("info")
                     self._info = ModelInfo(
                         str(info["name"]),
                         str(info["version"]),
@@ -131,9 +150,15 @@ class FakeImageDetector:
                     )
         return self._info
 
+    async def _call_model(self, name: str, *args: Any) -> Any:
+        """Call a DetectorModel API: in its process under `bentoml serve`, else in this one."""
+        if hasattr(self.model, "to_async"):  # a proxy to the model service's process
+            return await getattr(self.model.to_async, name)(*args)
+        return await anyio.to_thread.run_sync(getattr(self.model, name), *args)
+
     async def _scores(self, prepared: list[PreparedImage]) -> np.ndarray:
         pixels = np.stack([item.pixels for item in prepared])
-        return np.asarray(await self.model.to_async.scores(pixels), dtype=np.float64)
+        return np.asarray(await self._call_model("scores", pixels), dtype=np.float64)
 
     @bentoml.api(route="/predict")
     async def predict(self, image: Path) -> Prediction:
@@ -173,7 +198,7 @@ class FakeImageDetector:
         except RequestError as exc:
             return _error(exc)  # type: ignore[return-value]
         label, confidence = verdict(float(probability), info.threshold)
-        heat = await self.model.to_async.heatmap(prepared.pixels, label == "FAKE")
+        heat = await self._call_model("heatmap", prepared.pixels, label == "FAKE")
         png = await anyio.to_thread.run_sync(_render, prepared.pixels, heat)
         headers = {
             "X-FakeImage-Label": label,

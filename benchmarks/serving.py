@@ -1,0 +1,604 @@
+"""Serving benchmark: latency and throughput of the BentoML service on this machine.
+
+Starts `bentoml serve fakeimage.serving.service:FakeImageDetector` on a free loopback port
+(its own BENTOML_HOME in a temporary folder), then measures:
+- /predict, one image per request: p50/p99 latency with 1 and with 8 concurrent clients;
+- /predict_batch with 64 and 256 images per request: images/s;
+- for reference, in this process before the server starts: the model's raw batched forward
+  pass (the same traced function the server runs) and the original app's path (PIL resize,
+  then Keras `model.predict` on one image);
+- a soak run (60 s, 8 concurrent clients on /predict, after 90 s of the same load as
+  warm-up): errors (must be 0) and the server process tree's RSS after warm-up vs at the end
+  (must stay within 10%).
+Where the time goes: the service's own /metrics give the mean time per request in the public
+and in the model service and the adaptive batch sizes; psutil gives the CPU time per image of
+the API process, the model process and the load generator (robust to noisy neighbours).
+
+Targets on a 2-core machine: single-image p50 <= 5 ms; batch throughput >= 50% of the raw
+batched forward throughput. Prints a markdown table. `--quick` shortens every phase.
+
+    python -m benchmarks.serving [--quick] [--model DIR] [--soak-seconds S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import io
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import psutil
+from PIL import Image
+from urllib3 import encode_multipart_formdata
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_ZIP = REPO_ROOT.parent / "shared" / "data" / "cifake-sample.zip"
+START_TIMEOUT_S = 240
+REQUEST_TIMEOUT_S = 60
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def sample_images(count: int) -> tuple[list[bytes], str]:
+    """Real 32x32 CIFAKE JPEGs from ../shared/data when present, else generated ones."""
+    if SAMPLE_ZIP.is_file():
+        with zipfile.ZipFile(SAMPLE_ZIP) as archive:
+            names = sorted(n for n in archive.namelist() if n.lower().endswith(".jpg"))[:count]
+            return [archive.read(name) for name in names], f"CIFAKE sample ({SAMPLE_ZIP.name})"
+    rng = np.random.default_rng(0)
+    images = []
+    for _ in range(count):
+        buffer = io.BytesIO()
+        pixels = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+        Image.fromarray(pixels, "RGB").save(buffer, "JPEG", quality=75)
+        images.append(buffer.getvalue())
+    return images, "generated 32x32 JPEGs (the CIFAKE sample is absent)"
+
+
+def model_folder(requested: str | None, scratch: Path) -> tuple[Path, str]:
+    """The detector to serve: --model, else FAKEIMAGE_MODEL, champion, reference, else random."""
+    from fakeimage.models.inference import MODEL_FILE
+
+    for candidate in (requested, os.environ.get("FAKEIMAGE_MODEL")):
+        if candidate:
+            return Path(candidate).resolve(), candidate
+    for folder in ("models/champion", "models/reference"):
+        if (REPO_ROOT / folder / MODEL_FILE).is_file():
+            return REPO_ROOT / folder, folder
+    import keras
+
+    from fakeimage.config import ModelParams
+    from fakeimage.models.inference import save_detector
+    from fakeimage.models.zoo import seed_cnn
+
+    keras.utils.set_random_seed(0)
+    folder = scratch / "random-seed-cnn"
+    save_detector(folder, seed_cnn(ModelParams()), {"name": "random-seed-cnn", "threshold": 0.5})
+    return folder, "random-weight seed_cnn (no trained model found; speed does not depend on it)"
+
+
+# --------------------------------------------------------------------------- references
+
+
+def _rate(run: Callable[[], object], images_per_call: int, seconds: float) -> float:
+    run()
+    run()  # warm up (tracing, allocation)
+    calls = 0
+    started = time.perf_counter()
+    while True:
+        run()
+        calls += 1
+        elapsed = time.perf_counter() - started
+        if elapsed >= seconds and calls >= 3:
+            return calls * images_per_call / elapsed
+
+
+def reference_numbers(
+    folder: Path, images: list[bytes], batch_sizes: list[int], seconds: float, app_images: int
+) -> dict[str, float]:
+    """Raw forward throughput (traced and eager) and the original app's per-image time."""
+    from fakeimage.data.images import load_model_input
+    from fakeimage.models.inference import load_detector
+
+    detector = load_detector(folder)
+    score = detector.predict_proba  # the traced forward the service runs
+    pixels = np.stack([load_model_input(data) for data in images])
+    found: dict[str, float] = {}
+    for size in batch_sizes:
+        batch = np.resize(pixels, (size, *pixels.shape[1:]))
+        found[f"raw_{size}"] = _rate(lambda b=batch: score(b), size, seconds)
+        found[f"eager_{size}"] = _rate(
+            lambda b=batch: detector.model(b.astype(np.float32), training=False), size, seconds
+        )
+
+    def original_app(data: bytes) -> float:
+        # the original app: PIL open, resize to 32x32, scale, Keras predict on a batch of one
+        image = Image.open(io.BytesIO(data)).convert("RGB").resize((32, 32))
+        array = np.asarray(image, dtype=np.float32)[None]
+        return float(detector.model.predict(array, verbose=0)[0, 0])
+
+    original_app(images[0])
+    started = time.perf_counter()
+    for data in images[:app_images]:
+        original_app(data)
+    found["original_app_ms"] = (time.perf_counter() - started) / app_images * 1000
+    return found
+
+
+# --------------------------------------------------------------------------- server
+
+
+@dataclass
+class Server:
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def tree_rss_mb(self) -> float:
+        try:
+            root = psutil.Process(self.process.pid)
+            tree = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return float("nan")
+        total = 0
+        for member in tree:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += member.memory_info().rss
+        return total / 2**20
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(folder: Path, home: Path) -> Iterator[Server]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "FAKEIMAGE_MODEL": str(folder),
+        "BENTOML_HOME": str(home),
+        "BENTOML_DO_NOT_TRACK": "True",
+    }
+    bentoml = Path(sys.executable).with_name("bentoml")
+    command = [str(bentoml), "serve", "fakeimage.serving.service:FakeImageDetector"]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    log = home / "server.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = Server(port, process, log)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited:\n{log.read_text(errors='replace')}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server was not ready in {START_TIMEOUT_S}s")
+            with contextlib.suppress(OSError):
+                if server.get("/readyz")[0] == 200:
+                    break
+            time.sleep(0.5)
+        yield server
+    finally:
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the process group; SIGKILL, by id, whatever of the tree is still alive after."""
+    try:
+        tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        tree = []
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    _, alive = psutil.wait_procs(tree, timeout=30)
+    for leftover in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            leftover.kill()
+    if process.poll() is None:
+        process.kill()
+    process.wait(timeout=10)
+
+
+# --------------------------------------------------------------------------- load
+
+
+@dataclass
+class Request:
+    path: str
+    body: bytes
+    content_type: str
+    images: int
+
+
+def single_requests(images: list[bytes]) -> list[Request]:
+    requests = []
+    for index, data in enumerate(images):
+        body, content_type = encode_multipart_formdata({"image": (f"{index}.jpg", data)})
+        requests.append(Request("/predict", body, content_type, 1))
+    return requests
+
+
+def batch_request(images: list[bytes], size: int) -> Request:
+    fields = [("images", (f"{i}.jpg", images[i % len(images)])) for i in range(size)]
+    body, content_type = encode_multipart_formdata(fields)
+    return Request("/predict_batch", body, content_type, size)
+
+
+@dataclass
+class LoadResult:
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    images: int = 0
+    seconds: float = 0.0
+
+    def percentile(self, q: float) -> float:
+        return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else float("nan")
+
+
+def run_load(
+    port: int,
+    requests: list[Request],
+    *,
+    clients: int,
+    max_requests: int,
+    max_seconds: float,
+    on_tick: Callable[[], None] | None = None,
+) -> LoadResult:
+    """`clients` threads, each on its own keep-alive connection, cycling through `requests`.
+
+    Stops after max_requests in all or max_seconds, whichever comes first.
+    """
+    result = LoadResult()
+    lock = threading.Lock()
+    issued = 0
+    deadline = time.perf_counter() + max_seconds
+
+    def client(offset: int) -> None:
+        nonlocal issued
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
+        index = offset
+        while time.perf_counter() < deadline:
+            with lock:
+                if issued >= max_requests:
+                    break
+                issued += 1
+            request = requests[index % len(requests)]
+            index += clients
+            started = time.perf_counter()
+            try:
+                connection.request(
+                    "POST", request.path, request.body, {"Content-Type": request.content_type}
+                )
+                response = connection.getresponse()
+                body = response.read()
+                ok = response.status == 200
+                problem = f"{response.status} {body[:200]!r}"
+            except (OSError, http.client.HTTPException) as exc:
+                ok, problem = False, f"{type(exc).__name__}: {exc}"
+                connection.close()
+                connection = http.client.HTTPConnection(
+                    "127.0.0.1", port, timeout=REQUEST_TIMEOUT_S
+                )
+            elapsed = (time.perf_counter() - started) * 1000
+            with lock:
+                if ok:
+                    result.latencies_ms.append(elapsed)
+                    result.images += request.images
+                else:
+                    result.errors.append(problem)
+        connection.close()
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    while any(thread.is_alive() for thread in threads):
+        for thread in threads:
+            thread.join(timeout=1.0)
+        if on_tick is not None:
+            on_tick()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+# --------------------------------------------------------------------------- server metrics
+
+_SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][\w:]*)(?:\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)$")
+
+
+def scrape(server: Server) -> dict[tuple[str, str, str], float]:
+    """(metric, service, endpoint or method) -> value, summed over the other labels."""
+    status, body = server.get("/metrics")
+    if status != 200:
+        return {}
+    values: dict[tuple[str, str, str], float] = {}
+    for line in body.decode().splitlines():
+        match = _SAMPLE.match(line)
+        if not match or not match["name"].endswith(("_sum", "_count")):
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', match["labels"] or ""))
+        key = (
+            match["name"],
+            labels.get("service_name", ""),
+            labels.get("endpoint", labels.get("method_name", "")),
+        )
+        values[key] = values.get(key, 0.0) + float(match["value"])
+    return values
+
+
+def mean_between(
+    before: dict, after: dict, metric: str, service: str, endpoint: str, scale: float = 1.0
+) -> float:
+    total = after.get((f"{metric}_sum", service, endpoint), 0.0) - before.get(
+        (f"{metric}_sum", service, endpoint), 0.0
+    )
+    count = after.get((f"{metric}_count", service, endpoint), 0.0) - before.get(
+        (f"{metric}_count", service, endpoint), 0.0
+    )
+    return total / count * scale if count else float("nan")
+
+
+def cpu_seconds(server: Server) -> dict[str, float]:
+    """CPU time (user + system) so far of the API worker, the model worker, the rest of the
+    server's tree and this benchmark process (the load generator)."""
+    found = {"api": 0.0, "model": 0.0, "arbiter": 0.0}
+    try:
+        root = psutil.Process(server.process.pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        tree = []
+    for member in tree:
+        try:
+            command = " ".join(member.cmdline())
+            times = member.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        role = (
+            "model"
+            if "--service-name DetectorModel" in command
+            else "api"
+            if "--service-name FakeImageDetector" in command
+            else "arbiter"
+        )
+        found[role] += times.user + times.system
+    own = psutil.Process().cpu_times()
+    found["client"] = own.user + own.system
+    return found
+
+
+def server_split(server: Server, measure: Callable[[], LoadResult]) -> tuple[LoadResult, str]:
+    """Run `measure`, and describe where the time went meanwhile: mean time per request in
+    the public and the model service (from /metrics), and CPU per image of each process."""
+    before, cpu_before = scrape(server), cpu_seconds(server)
+    result = measure()
+    after, cpu_after = scrape(server), cpu_seconds(server)
+    duration = "bentoml_service_request_duration_seconds"
+    public = {
+        route: mean_between(before, after, duration, "FakeImageDetector", route, 1000)
+        for route in ("/predict", "/predict_batch")
+    }
+    model = mean_between(before, after, duration, "DetectorModel", "/scores", 1000)
+    batch = mean_between(
+        before, after, "bentoml_service_adaptive_batch_size", "DetectorModel", "scores"
+    )
+    route = "/predict" if not np.isnan(public["/predict"]) else "/predict_batch"
+    images = max(result.images, 1)
+    cpu = {role: (cpu_after[role] - cpu_before[role]) / images * 1e6 for role in ("api", "model")}
+    client = (cpu_after["client"] - cpu_before["client"]) / images * 1e6
+    text = (
+        f"server {public[route]:.2f} ms/request, of which model service {model:.2f} ms; "
+        f"mean model batch {batch:.1f} requests; CPU per image: API process "
+        f"{cpu['api']:.0f} us, model process {cpu['model']:.0f} us, load generator "
+        f"{client:.0f} us"
+    )
+    return result, text
+
+
+# --------------------------------------------------------------------------- report
+
+
+@dataclass
+class Row:
+    what: str
+    value: str
+    target: str = ""
+    status: str = ""
+    note: str = ""
+
+
+def verdict(ok: bool, result: LoadResult | None = None) -> str:
+    text = "met" if ok else "MISSED"
+    if result is not None and result.errors:
+        text += f", {len(result.errors)} errors"
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter phases (about 1 minute)")
+    parser.add_argument("--model", help="detector folder to serve (default: as the service)")
+    parser.add_argument("--soak-seconds", type=float, help="override the soak duration")
+    args = parser.parse_args()
+    quick = args.quick
+    single_n = 300 if quick else 2000
+    phase_s = 10.0 if quick else 30.0
+    batch_n = {64: 10 if quick else 40, 256: 4 if quick else 15}
+    soak_s = args.soak_seconds or (10.0 if quick else 60.0)
+    warmup_s = 5.0 if quick else 90.0
+
+    scratch = Path(tempfile.mkdtemp(prefix="fakeimage-bench-"))
+    rows: list[Row] = []
+    try:
+        folder, model_source = model_folder(args.model, scratch)
+        images, image_source = sample_images(256)
+        load_before = os.getloadavg()
+        print(f"model: {model_source}; images: {image_source}", file=sys.stderr)
+        print("reference numbers (in this process, before the server starts)...", file=sys.stderr)
+        refs = reference_numbers(
+            folder, images, [64, 256], seconds=1.5 if quick else 4.0, app_images=20 if quick else 60
+        )
+        home = scratch / "bentoml_home"
+        home.mkdir()
+        print("starting the server...", file=sys.stderr)
+        with running_server(folder, home) as server:
+            ready_rss = server.tree_rss_mb()
+            singles = single_requests(images)
+            for clients in (1, 8):
+                # warm-up with the same pattern: BentoML's adaptive batching learns how long
+                # to wait for company from recent traffic, and needs ~50 requests to adapt
+                run_load(server.port, singles, clients=clients, max_requests=200, max_seconds=5)
+                load = partial(
+                    run_load,
+                    server.port,
+                    singles,
+                    clients=clients,
+                    max_requests=single_n,
+                    max_seconds=phase_s,
+                )
+                result, split = server_split(server, load)
+                p50, p99 = result.percentile(50), result.percentile(99)
+                rows.append(
+                    Row(
+                        f"/predict latency, {clients} client{'s' if clients > 1 else ''}",
+                        f"p50 {p50:.2f} ms, p99 {p99:.2f} ms "
+                        f"({len(result.latencies_ms) / result.seconds:,.0f} req/s)",
+                        "p50 <= 5 ms",
+                        verdict(p50 <= 5.0, result),
+                        split,
+                    )
+                )
+                print(f"  {rows[-1].what}: {rows[-1].value}", file=sys.stderr)
+
+            for size in (64, 256):
+                request = batch_request(images, size)
+                for clients in (1, 2):
+                    run_load(
+                        server.port, [request], clients=clients, max_requests=20, max_seconds=3
+                    )
+                    load = partial(
+                        run_load,
+                        server.port,
+                        [request],
+                        clients=clients,
+                        max_requests=batch_n[size] * clients,
+                        max_seconds=phase_s,
+                    )
+                    result, split = server_split(server, load)
+                    rate = result.images / result.seconds
+                    share = rate / refs[f"raw_{size}"]
+                    rows.append(
+                        Row(
+                            f"/predict_batch, {size} images/request, {clients} client"
+                            + ("s" if clients > 1 else ""),
+                            f"{rate:,.0f} images/s ({share:.0%} of raw forward at {size}); "
+                            f"p50 {result.percentile(50):.0f} ms/request",
+                            ">= 50% of raw",
+                            verdict(share >= 0.5, result),
+                            split,
+                        )
+                    )
+                    print(f"  {rows[-1].what}: {rows[-1].value}", file=sys.stderr)
+
+            for size in (64, 256):
+                rows.append(
+                    Row(
+                        f"raw batched forward, batch {size} (reference)",
+                        f"{refs[f'raw_{size}']:,.0f} images/s",
+                        note=f"eager Detector.predict_proba: {refs[f'eager_{size}']:,.0f} images/s",
+                    )
+                )
+            rows.append(
+                Row(
+                    "original app path: PIL + model.predict, 1 image (reference)",
+                    f"{refs['original_app_ms']:.1f} ms/image",
+                )
+            )
+
+            # Warm-up with the soak's own load: allocator arenas, metric files and pools grow
+            # for the first ~15k requests (about 70 s at 8 clients here), then stay flat.
+            print(f"soak: {warmup_s:.0f} s warm-up, then {soak_s:.0f} s...", file=sys.stderr)
+            run_load(server.port, singles, clients=8, max_requests=10**9, max_seconds=warmup_s)
+            start_rss = server.tree_rss_mb()
+            soak = run_load(
+                server.port,
+                singles,
+                clients=8,
+                max_requests=10**9,
+                max_seconds=soak_s,
+            )
+            end_rss = server.tree_rss_mb()
+            growth = end_rss / start_rss - 1
+            rows.append(
+                Row(
+                    f"soak {soak_s:.0f} s, 8 clients, /predict",
+                    f"{len(soak.latencies_ms):,} requests, {len(soak.errors)} errors, "
+                    f"p50 {soak.percentile(50):.2f} ms, p99 {soak.percentile(99):.2f} ms",
+                    "0 errors",
+                    verdict(not soak.errors),
+                    "; ".join(sorted(set(soak.errors))[:3]),
+                )
+            )
+            rows.append(
+                Row(
+                    "server process tree RSS: ready -> after warm-up -> end of soak",
+                    f"{ready_rss:,.0f} MB -> {start_rss:,.0f} MB -> {end_rss:,.0f} MB "
+                    f"({growth:+.1%} during the soak)",
+                    "within 10%",
+                    verdict(abs(growth) <= 0.10),
+                )
+            )
+        load_after = os.getloadavg()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    print()
+    print(
+        f"Serving benchmark ({'quick' if quick else 'full'}), {os.cpu_count()} CPUs, "
+        f"load average {load_before[0]:.1f} before / {load_after[0]:.1f} after; "
+        f"model: {model_source}"
+    )
+    print()
+    print("| measurement | result | target | status | server side / notes |")
+    print("| --- | --- | --- | --- | --- |")
+    for row in rows:
+        print(f"| {row.what} | {row.value} | {row.target} | {row.status} | {row.note} |")
+
+
+if __name__ == "__main__":
+    main()

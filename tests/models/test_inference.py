@@ -1,0 +1,48 @@
+"""The traced forward that every consumer scores through."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fakeimage.config import ModelParams
+from fakeimage.models.inference import Detector, make_forward
+from fakeimage.models.zoo import seed_cnn
+
+
+@pytest.fixture(scope="module")
+def model():
+    import keras
+
+    keras.utils.set_random_seed(3)
+    return seed_cnn(ModelParams())
+
+
+def _eager(model, images: np.ndarray) -> np.ndarray:
+    return np.asarray(model(images.astype(np.float32), training=False)).reshape(-1)
+
+
+@pytest.mark.parametrize("flip_tta", [False, True])
+def test_traced_forward_matches_the_keras_model(model, flip_tta: bool) -> None:
+    images = np.random.default_rng(0).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+    expected = _eager(model, images)
+    if flip_tta:
+        expected = (expected + _eager(model, images[:, :, ::-1])) / 2
+    forward = make_forward(model, flip_tta=flip_tta, chunk=2)  # several chunks
+    np.testing.assert_allclose(forward(images), expected, atol=1e-6)
+
+
+def test_forward_handles_empty_and_rejects_wrong_shapes(model) -> None:
+    forward = make_forward(model)
+    assert forward(np.zeros((0, 32, 32, 3), np.uint8)).shape == (0,)
+    with pytest.raises(ValueError, match="32, 32, 3"):
+        forward(np.zeros((1, 28, 28, 3), np.uint8))
+
+
+def test_detector_uses_flip_tta_from_its_metadata(model) -> None:
+    images = np.random.default_rng(1).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    plain = Detector(model).predict_proba(images)
+    averaged = Detector(model, metadata={"flip_tta": True}).predict_proba(images)
+    np.testing.assert_allclose(
+        averaged, (plain + Detector(model).predict_proba(images[:, :, ::-1])) / 2, atol=1e-6
+    )

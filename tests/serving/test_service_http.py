@@ -1,0 +1,322 @@
+"""The real server over HTTP: `bentoml serve fakeimage.serving.service:FakeImageDetector`.
+
+One server per module (a tiny random-weight detector, FAKEIMAGE_MAX_UPLOAD_MB=1 so oversized
+uploads stay cheap), started as a subprocess on a free loopback port and always stopped with
+its whole process tree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+import requests
+from PIL import Image
+from serving_samples import (
+    SAMPLE_ZIP,
+    BadSample,
+    Sample,
+    bad_samples,
+    encode,
+    noise,
+    valid_samples,
+)
+
+from fakeimage.data.images import load_model_input
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 240
+STOP_TIMEOUT_S = 30
+REQUEST_TIMEOUT_S = 60
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(START_TIMEOUT_S + 120)]
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def post(self, route: str, files: list[tuple[str, tuple[str, bytes]]]) -> requests.Response:
+        return requests.post(f"{self.url}{route}", files=files, timeout=REQUEST_TIMEOUT_S)
+
+    def predict(self, name: str, data: bytes) -> requests.Response:
+        return self.post("/predict", [("image", (name, data))])
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the server's process group, then SIGKILL whatever of its tree is left.
+
+    BentoML's workers run in sessions of their own, so the tree is collected up front and
+    each remaining process is killed by its id.
+    """
+    try:
+        tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        tree = []
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    _, alive = psutil.wait_procs(tree, timeout=STOP_TIMEOUT_S)
+    for leftover in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            leftover.kill()
+    psutil.wait_procs(alive, timeout=10)
+    if process.poll() is None:
+        process.kill()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(detector_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    home = tmp_path_factory.mktemp("bentoml_home")
+    port = free_port()
+    env = {
+        **os.environ,
+        "FAKEIMAGE_MODEL": str(detector_dir),
+        "FAKEIMAGE_MAX_UPLOAD_MB": "1",
+        "BENTOML_HOME": str(home),
+        "BENTOML_DO_NOT_TRACK": "True",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+    bentoml = Path(sys.executable).with_name("bentoml")
+    command = [str(bentoml), "serve", "fakeimage.serving.service:FakeImageDetector"]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    log = home / "server.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    running = Server(f"http://127.0.0.1:{port}", process, log)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"the server exited with {process.returncode}:\n{running.log_tail()}")
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"the server was not ready in {START_TIMEOUT_S}s:\n{running.log_tail()}"
+                )
+            try:
+                if requests.get(f"{running.url}/readyz", timeout=10).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        yield running
+    finally:
+        stop(process)
+
+
+def good_image() -> tuple[str, bytes]:
+    return "good.png", encode(noise(32, 32, seed=21), "PNG")
+
+
+def assert_still_serving(server: Server) -> None:
+    response = server.predict(*good_image())
+    assert response.status_code == 200, response.text
+    assert response.json()["label"] in ("REAL", "FAKE")
+
+
+def assert_json_error(response: requests.Response, status: int, fragment: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert isinstance(body, dict) and isinstance(body.get("error"), str), body
+    assert fragment in body["error"], body
+    return body
+
+
+def cifake_images() -> dict[str, tuple[str, bytes]]:
+    if not SAMPLE_ZIP.is_file():
+        pytest.skip(f"{SAMPLE_ZIP} is absent: the real CIFAKE sample is not available")
+    found: dict[str, tuple[str, bytes]] = {}
+    with zipfile.ZipFile(SAMPLE_ZIP) as archive:
+        for member in sorted(archive.namelist()):
+            for label in ("REAL", "FAKE"):
+                if label not in found and member.startswith(f"train/{label}/"):
+                    found[label] = (Path(member).name, archive.read(member))
+            if len(found) == 2:
+                break
+    return found
+
+
+# ----------------------------------------------------------------------------- probes
+
+
+def test_health_and_metrics(server: Server) -> None:
+    assert requests.get(f"{server.url}/livez", timeout=10).status_code == 200
+    assert requests.get(f"{server.url}/readyz", timeout=10).status_code == 200
+    assert_still_serving(server)
+    metrics = requests.get(f"{server.url}/metrics", timeout=10)
+    assert metrics.status_code == 200
+    assert 'endpoint="/predict"' in metrics.text
+    assert "bentoml_service_adaptive_batch_size" in metrics.text
+
+
+# ----------------------------------------------------------------------------- verdicts
+
+
+def test_predict_real_and_fake_cifake_images(server: Server, detector_dir: Path) -> None:
+    from fakeimage.models.inference import load_detector
+
+    detector = load_detector(detector_dir)
+    for name, data in cifake_images().values():
+        response = server.predict(name, data)
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        expected = float(detector.predict_proba(load_model_input(data)[None])[0])
+        assert answer["prob_fake"] == pytest.approx(expected, abs=1e-5)
+        assert answer["label"] == ("FAKE" if expected >= 0.5 else "REAL")
+        assert answer["confidence"] == pytest.approx(max(expected, 1 - expected), abs=1e-5)
+        assert answer["threshold"] == 0.5
+        assert answer["model"] == {"name": "test-detector", "version": "7"}
+        assert answer["input"] == {"width": 32, "height": 32, "mode": "RGB", "format": "JPEG"}
+        assert answer["warnings"] == []
+
+
+@pytest.mark.parametrize("sample", valid_samples(), ids=lambda s: s.name)
+def test_valid_inputs_get_a_verdict(server: Server, sample: Sample) -> None:
+    response = server.predict(sample.name, sample.data)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["label"] in ("REAL", "FAKE")
+    assert 0.0 <= answer["prob_fake"] <= 1.0
+    if sample.warning is None:
+        assert answer["warnings"] == []
+    else:
+        assert any(sample.warning in warning for warning in answer["warnings"]), answer
+
+
+# ----------------------------------------------------------------------------- bad requests
+
+
+@pytest.mark.parametrize("sample", bad_samples(), ids=lambda s: s.name)
+def test_bad_files_get_a_clear_4xx(server: Server, sample: BadSample) -> None:
+    assert_json_error(server.predict(sample.name, sample.data), sample.status, sample.fragment)
+    assert_still_serving(server)
+
+
+@pytest.mark.parametrize(
+    ("size", "fragment"),
+    [(1024 * 1024 + 10_000, "over the upload limit"), (3 * 1024 * 1024, "request body")],
+    ids=["file-over-limit", "body-far-over-limit"],
+)
+def test_oversized_uploads_are_refused(server: Server, size: int, fragment: str) -> None:
+    data = b"\xff\xd8" + os.urandom(size - 2)
+    assert_json_error(server.predict("huge.jpg", data), 413, fragment)
+    assert_still_serving(server)
+
+
+def test_requests_without_a_file_get_a_clear_4xx(server: Server) -> None:
+    # no file field at all, or the file under another name
+    for files in ([("picture", ("notes.txt", b"just text"))], [("picture", good_image())]):
+        assert_json_error(server.post("/predict", files), 400, "field 'image'")
+    # a text field where the file belongs (BentoML would treat a URL as one to download)
+    for text in ("hello", "http://192.0.2.1/cat.jpg"):
+        as_text = requests.post(f"{server.url}/predict", files={"image": (None, text)}, timeout=30)
+        assert_json_error(as_text, 400, "field 'image'")
+    raw = requests.post(
+        f"{server.url}/predict",
+        data=good_image()[1],
+        headers={"Content-Type": "image/png"},
+        timeout=30,
+    )
+    assert_json_error(raw, 415, "multipart/form-data")
+    empty = requests.post(f"{server.url}/predict", timeout=30)
+    assert_json_error(empty, 415, "multipart/form-data")
+    assert_still_serving(server)
+
+
+# ----------------------------------------------------------------------------- batches
+
+
+def test_predict_batch(server: Server) -> None:
+    samples = [("real.jpg", encode(noise(32, 32, seed=i), "JPEG")) for i in range(5)]
+    samples.append(("one_pixel.png", encode(Image.new("RGB", (1, 1)), "PNG")))
+    response = server.post("/predict_batch", [("images", sample) for sample in samples])
+    assert response.status_code == 200, response.text
+    answers = response.json()
+    assert [answer["file"] for answer in answers] == [name for name, _ in samples]
+    assert all(answer["label"] in ("REAL", "FAKE") for answer in answers)
+    assert any("up-scaled" in warning for warning in answers[-1]["warnings"])
+    single = server.predict(*samples[2]).json()
+    assert answers[2]["prob_fake"] == pytest.approx(single["prob_fake"], abs=1e-6)
+
+
+def test_predict_batch_of_many_images(server: Server) -> None:
+    rng = np.random.default_rng(5)
+    images = [
+        (
+            f"{i:03d}.png",
+            encode(Image.fromarray(rng.integers(0, 256, (32, 32, 3), np.uint8)), "PNG"),
+        )
+        for i in range(100)
+    ]
+    response = server.post("/predict_batch", [("images", image) for image in images])
+    assert response.status_code == 200, response.text
+    assert [answer["file"] for answer in response.json()] == [name for name, _ in images]
+
+
+def test_predict_batch_names_the_bad_file(server: Server) -> None:
+    files = [good_image(), ("broken.jpg", b"<html>not an image</html>"), good_image()]
+    response = server.post("/predict_batch", [("images", file) for file in files])
+    body = assert_json_error(response, 415, "broken.jpg")
+    assert (body["file"], body["index"]) == ("broken.jpg", 1)
+    assert_json_error(server.post("/predict_batch", [("image", good_image())]), 400, "images")
+    assert_still_serving(server)
+
+
+# ----------------------------------------------------------------------------- explanations
+
+
+def test_explain_returns_a_png_overlay(server: Server) -> None:
+    response = server.post("/explain", [("image", ("photo.jpg", encode(noise(48, 48), "JPEG")))])
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/png"
+    assert response.headers["x-fakeimage-label"] in ("REAL", "FAKE")
+    image = Image.open(io.BytesIO(response.content))
+    assert image.format == "PNG" and image.size == (256, 256)
+    assert_json_error(server.post("/explain", [("image", ("x.jpg", b"nope"))]), 415, "not a")
+
+
+def test_no_server_errors_were_answered(server: Server) -> None:
+    metrics = requests.get(f"{server.url}/metrics", timeout=10).text
+    errors = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("bentoml_service_request_total")
+        and 'http_response_code="500"' in line
+        and not line.rstrip().endswith(" 0.0")
+    ]
+    assert errors == [], errors
+    assert server.process.poll() is None
