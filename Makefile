@@ -48,7 +48,7 @@ format: install
 	ruff check --fix src tests
 
 bench: install
-	python -m benchmarks.run
+	python -m benchmarks.run $(BENCH_ARGS)
 
 serve: install
 	fakeimage serve --port $(SERVE_PORT)
