@@ -9,23 +9,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = (REPO_ROOT / ".." / "shared" / "data" / "cifake-sample.zip").resolve()
-BIN = Path(sys.executable).parent
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "fakeimage tests",
-    "GIT_AUTHOR_EMAIL": "tests@localhost",
-    "GIT_COMMITTER_NAME": "fakeimage tests",
-    "GIT_COMMITTER_EMAIL": "tests@localhost",
-}
+from repo_copy import BIN, IDENTITY, SAMPLE, copy_repository, run
 
 pytestmark = [
     pytest.mark.slow,
@@ -34,43 +24,6 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed"),
     pytest.mark.skipif(not (BIN / "dvc").is_file(), reason="dvc is not installed in the venv"),
 ]
-
-
-def _run(args: list[str], cwd: Path, env: dict[str, str], timeout: int = 300) -> str:
-    result = subprocess.run(
-        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, f"{' '.join(args)} failed ({result.returncode}):\n{output}"
-    return output
-
-
-def _copy_repository(target: Path, env: dict[str, str]) -> None:
-    listing = subprocess.run(
-        [
-            "git",
-            "-C",
-            str(REPO_ROOT),
-            "ls-files",
-            "-z",
-            "--cached",
-            "--others",
-            "--exclude-standard",
-        ],
-        capture_output=True,
-        check=True,
-        timeout=60,
-    ).stdout.decode()
-    for relative in filter(None, listing.split("\0")):
-        source = REPO_ROOT / relative
-        if not source.is_file():  # deleted in the working tree, or a submodule
-            continue
-        destination = target / relative
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, destination)
-    _run(["git", "init", "-q"], target, env, timeout=60)
-    _run(["git", "add", "-A"], target, env, timeout=60)
-    _run(["git", "commit", "-q", "-m", "test copy"], target, env, timeout=60)
 
 
 def _set_params(repo: Path, **data: object) -> None:
@@ -99,12 +52,12 @@ def test_fetch_and_preprocess_with_dvc(tmp_path: Path) -> None:
         "DVC_NO_ANALYTICS": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
-    _copy_repository(repo, env)
+    copy_repository(repo, env)
     _set_params(repo, source="archive", path=str(SAMPLE))
     repro = [str(BIN / "dvc"), "repro", "fetch", "preprocess"]
 
     # First run: both stages run.
-    output = _run(repro, repo, env)
+    output = run(repro, repo, env)
     assert "Running stage 'fetch'" in output and "Running stage 'preprocess'" in output
     assert _stage_lines(output, "fetch") and _stage_lines(output, "preprocess")
     report = _report(repo)
@@ -127,7 +80,7 @@ def test_fetch_and_preprocess_with_dvc(tmp_path: Path) -> None:
     val_before = report["splits"]["val"]["total"]
 
     # Second run: nothing changed, nothing runs.
-    output = _run(repro, repo, env)
+    output = run(repro, repo, env)
     assert "Stage 'fetch' didn't change, skipping" in output
     assert "Stage 'preprocess' didn't change, skipping" in output
     assert "Data and pipelines are up to date." in output
@@ -137,7 +90,7 @@ def test_fetch_and_preprocess_with_dvc(tmp_path: Path) -> None:
     # A preprocess parameter changes: only preprocess runs again.
     params = yaml.safe_load((repo / "params.yaml").read_text())
     _set_params(repo, val_fraction=params["data"]["val_fraction"] * 2)
-    output = _run(repro, repo, env)
+    output = run(repro, repo, env)
     assert "Stage 'fetch' didn't change, skipping" in output
     assert "Running stage 'fetch'" not in output and not _stage_lines(output, "fetch")
     assert "Running stage 'preprocess'" in output and _stage_lines(output, "preprocess")

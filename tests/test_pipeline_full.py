@@ -10,25 +10,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = (REPO_ROOT / ".." / "shared" / "data" / "cifake-sample.zip").resolve()
-BIN = Path(sys.executable).parent
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "fakeimage tests",
-    "GIT_AUTHOR_EMAIL": "tests@localhost",
-    "GIT_COMMITTER_NAME": "fakeimage tests",
-    "GIT_COMMITTER_EMAIL": "tests@localhost",
-}
+from repo_copy import BIN, IDENTITY, SAMPLE, copy_repository, run
+
 EXPERIMENT = "fake-image-detector"
 MODEL_NAME = "fake-image-detector"
 
@@ -41,49 +31,11 @@ pytestmark = [
 ]
 
 
-def _run(args: list[str], cwd: Path, env: dict[str, str], timeout: int = 300) -> str:
-    result = subprocess.run(
-        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, f"{' '.join(args)} failed ({result.returncode}):\n{output}"
-    return output
-
-
-def _copy_repository(target: Path, env: dict[str, str]) -> None:
-    """Every file git would see (committed or not, minus ignored ones), as one fresh commit."""
-    listing = subprocess.run(
-        [
-            "git",
-            "-C",
-            str(REPO_ROOT),
-            "ls-files",
-            "-z",
-            "--cached",
-            "--others",
-            "--exclude-standard",
-        ],
-        capture_output=True,
-        check=True,
-        timeout=60,
-    ).stdout.decode()
-    for relative in filter(None, listing.split("\0")):
-        source = REPO_ROOT / relative
-        if not source.is_file():  # deleted in the working tree, or a submodule
-            continue
-        destination = target / relative
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, destination)
-    # Small, fast settings on the real sample.
-    path = target / "params.yaml"
-    params = yaml.safe_load(path.read_text())
+def _small_and_real(params: dict[str, Any]) -> None:
+    """Small, fast settings on the real sample."""
     params["data"].update(source="archive", path=str(SAMPLE))
     params["train"]["epochs"] = 2
     params["model"]["arch"] = "seed_cnn"
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
-    _run(["git", "init", "-q"], target, env, timeout=60)
-    _run(["git", "add", "-A"], target, env, timeout=60)
-    _run(["git", "commit", "-q", "-m", "test copy"], target, env, timeout=60)
 
 
 def _json(path: Path) -> dict:
@@ -93,7 +45,7 @@ def _json(path: Path) -> dict:
 def _evaluate(repo: Path, env: dict[str, str], model: str, output: str) -> dict:
     fakeimage = str(BIN / "fakeimage")
     data = "data/prepared/test.npz"
-    _run([fakeimage, "evaluate", "--model", model, "--data", data, "--output", output], repo, env)
+    run([fakeimage, "evaluate", "--model", model, "--data", data, "--output", output], repo, env)
     return _json(repo / output)
 
 
@@ -143,17 +95,17 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
         PYTHONDONTWRITEBYTECODE="1",
         TF_CPP_MIN_LOG_LEVEL="2",
     )
-    _copy_repository(repo, env)
+    copy_repository(repo, env, _small_and_real)
     dvc = str(BIN / "dvc")
     uri = f"sqlite:///{repo / 'mlflow.db'}"
 
     started = time.monotonic()
-    first_output = _run([dvc, "repro"], repo, env, timeout=420)
+    first_output = run([dvc, "repro"], repo, env, timeout=420)
     print(f"dvc repro: {time.monotonic() - started:.0f} s")
     assert (repo / "mlflow.db").is_file()
     reports = repo / "reports"
-    metrics_show = _run([dvc, "metrics", "show", "--json"], repo, env, timeout=120)
-    plots_show = _run([dvc, "plots", "show", "--json"], repo, env, timeout=120)
+    metrics_show = run([dvc, "metrics", "show", "--json"], repo, env, timeout=120)
+    plots_show = run([dvc, "plots", "show", "--json"], repo, env, timeout=120)
     local = _evaluate(repo, env, "models/champion", "out.json")
     remote = _evaluate(
         repo, {**env, "MLFLOW_TRACKING_URI": uri}, f"models:/{MODEL_NAME}@champion", "reg.json"
@@ -166,7 +118,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
         "train_history": json.loads((reports / "train_history.json").read_text()),
     }
     started = time.monotonic()
-    second_output = _run([dvc, "exp", "run", "-S", "train.epochs=1"], repo, env, timeout=420)
+    second_output = run([dvc, "exp", "run", "-S", "train.epochs=1"], repo, env, timeout=420)
     print(f"dvc exp run: {time.monotonic() - started:.0f} s")
     return Pipeline(
         repo=repo,
@@ -215,7 +167,7 @@ def test_the_run_is_tracked_in_mlflow(pipeline: Pipeline) -> None:
     assert params["data.source"] == "archive"
     tags = run.data.tags
     assert tags["data_fingerprint"] == pipeline.data_report["fingerprint"]
-    head = _run(["git", "rev-parse", "HEAD"], pipeline.repo, pipeline.env).strip()
+    head = run(["git", "rev-parse", "HEAD"], pipeline.repo, pipeline.env).strip()
     assert tags["git_commit"] == head
     assert tags["evaluated"] == "true" and tags["model_uri"].startswith("models:/")
     metrics = run.data.metrics

@@ -1,0 +1,66 @@
+"""A throw-away copy of this repository for integration tests that run real `dvc`.
+
+The copy holds every file git would see (committed or not, minus ignored ones) as one fresh
+commit, so uncommitted work is tested too, on a machine where git may have no identity.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = (REPO_ROOT / ".." / "shared" / "data" / "cifake-sample.zip").resolve()
+BIN = Path(sys.executable).parent
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "fakeimage tests",
+    "GIT_AUTHOR_EMAIL": "tests@localhost",
+    "GIT_COMMITTER_NAME": "fakeimage tests",
+    "GIT_COMMITTER_EMAIL": "tests@localhost",
+}
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str], timeout: int = 300) -> str:
+    """Run a command; fail the test with its output unless it exits 0. Returns the output."""
+    result = subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"{' '.join(args)} failed ({result.returncode}):\n{output}"
+    return output
+
+
+def copy_repository(
+    target: Path,
+    env: dict[str, str],
+    edit_params: Callable[[dict[str, Any]], None] | None = None,
+) -> None:
+    """Copy the repository into target and commit it, after edit_params(params) if given."""
+    files = ["ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+    listing = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), *files],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout.decode()
+    for relative in filter(None, listing.split("\0")):
+        source = REPO_ROOT / relative
+        if not source.is_file():  # deleted in the working tree, or a submodule
+            continue
+        destination = target / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, destination)
+    if edit_params is not None:
+        path = target / "params.yaml"
+        params = yaml.safe_load(path.read_text())
+        edit_params(params)
+        path.write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], target, env, timeout=60)
+    run(["git", "add", "-A"], target, env, timeout=60)
+    run(["git", "commit", "-q", "-m", "test copy"], target, env, timeout=60)
