@@ -159,23 +159,23 @@ def test_every_stage_ran_and_wrote_its_outputs(pipeline: Pipeline) -> None:
 
 
 def test_the_run_is_tracked_in_mlflow(pipeline: Pipeline) -> None:
-    run = _first_run(pipeline)
-    assert run.info.status == "FINISHED"
-    params = run.data.params
+    mlflow_run = _first_run(pipeline)
+    assert mlflow_run.info.status == "FINISHED"
+    params = mlflow_run.data.params
     assert params["model.arch"] == "seed_cnn"
     assert params["train.epochs"] == "2"
     assert params["data.source"] == "archive"
-    tags = run.data.tags
+    tags = mlflow_run.data.tags
     assert tags["data_fingerprint"] == pipeline.data_report["fingerprint"]
     head = run(["git", "rev-parse", "HEAD"], pipeline.repo, pipeline.env).strip()
     assert tags["git_commit"] == head
     assert tags["evaluated"] == "true" and tags["model_uri"].startswith("models:/")
-    metrics = run.data.metrics
+    metrics = mlflow_run.data.metrics
     assert metrics["test_accuracy"] == pytest.approx(pipeline.metrics["test"]["accuracy"])
     assert metrics["test_roc_auc"] == pytest.approx(pipeline.metrics["test"]["roc_auc"])
     assert metrics["threshold"] == pytest.approx(pipeline.metrics["threshold"])
     assert metrics["parameters"] == 159_041 and metrics["epochs_run"] == 2
-    client, run_id = pipeline.client, run.info.run_id
+    client, run_id = pipeline.client, mlflow_run.info.run_id
     figures = {Path(f.path).name for f in client.list_artifacts(run_id, "figures")}
     assert {"roc.png", "confusion_matrix.png", "calibration.png", "train_history.png"} <= figures
     detector = {Path(f.path).name for f in client.list_artifacts(run_id, "detector")}
@@ -183,23 +183,23 @@ def test_the_run_is_tracked_in_mlflow(pipeline: Pipeline) -> None:
 
 
 def test_per_epoch_history_is_logged(pipeline: Pipeline) -> None:
-    run = _first_run(pipeline)
+    mlflow_run = _first_run(pipeline)
     rows = pipeline.train_history
     assert [row["epoch"] for row in rows] == [1, 2]
     for key in ("loss", "val_loss", "accuracy", "learning_rate"):
-        history = pipeline.client.get_metric_history(run.info.run_id, key)
+        history = pipeline.client.get_metric_history(mlflow_run.info.run_id, key)
         assert sorted(m.step for m in history) == [1, 2], key
         if key != "learning_rate":
             by_step = {m.step: m.value for m in history}
             assert [by_step[1], by_step[2]] == pytest.approx([r[key] for r in rows]), key
-    history = pipeline.client.get_metric_history(run.info.run_id, "val_accuracy")
+    history = pipeline.client.get_metric_history(mlflow_run.info.run_id, "val_accuracy")
     by_step = {m.step: m.value for m in history if m.step > 0}
     assert [by_step[1], by_step[2]] == pytest.approx([r["val_accuracy"] for r in rows])
 
 
 def test_evaluate_does_not_write_into_the_epoch_history(pipeline: Pipeline) -> None:
-    run = _first_run(pipeline)
-    history = pipeline.client.get_metric_history(run.info.run_id, "val_accuracy")
+    mlflow_run = _first_run(pipeline)
+    history = pipeline.client.get_metric_history(mlflow_run.info.run_id, "val_accuracy")
     assert sorted(m.step for m in history) == [1, 2]
 
 
