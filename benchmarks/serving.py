@@ -23,21 +23,17 @@ batched forward throughput. Prints a markdown table. `--quick` shortens every ph
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import io
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -47,9 +43,10 @@ import psutil
 from PIL import Image
 from urllib3 import encode_multipart_formdata
 
+from fakeimage.serving.process import ServiceProcess, process_tree, run_service
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_ZIP = REPO_ROOT.parent / "shared" / "data" / "cifake-sample.zip"
-START_TIMEOUT_S = 240
 REQUEST_TIMEOUT_S = 60
 
 
@@ -143,96 +140,6 @@ def reference_numbers(
 
 
 # --------------------------------------------------------------------------- server
-
-
-@dataclass
-class Server:
-    port: int
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def tree_rss_mb(self) -> float:
-        try:
-            root = psutil.Process(self.process.pid)
-            tree = [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return float("nan")
-        total = 0
-        for member in tree:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                total += member.memory_info().rss
-        return total / 2**20
-
-    def get(self, path: str) -> tuple[int, bytes]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            connection.request("GET", path)
-            response = connection.getresponse()
-            return response.status, response.read()
-        finally:
-            connection.close()
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextlib.contextmanager
-def running_server(folder: Path, home: Path) -> Iterator[Server]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "FAKEIMAGE_MODEL": str(folder),
-        "BENTOML_HOME": str(home),
-        "BENTOML_DO_NOT_TRACK": "True",
-    }
-    bentoml = Path(sys.executable).with_name("bentoml")
-    command = [str(bentoml), "serve", "fakeimage.serving.service:FakeImageDetector"]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
-    log = home / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command,
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = Server(port, process, log)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited:\n{log.read_text(errors='replace')}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the server was not ready in {START_TIMEOUT_S}s")
-            with contextlib.suppress(OSError):
-                if server.get("/readyz")[0] == 200:
-                    break
-            time.sleep(0.5)
-        yield server
-    finally:
-        _stop(process)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the process group; SIGKILL, by id, whatever of the tree is still alive after."""
-    try:
-        tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
-    except psutil.NoSuchProcess:
-        tree = []
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    _, alive = psutil.wait_procs(tree, timeout=30)
-    for leftover in alive:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            leftover.kill()
-    if process.poll() is None:
-        process.kill()
-    process.wait(timeout=10)
 
 
 # --------------------------------------------------------------------------- load
@@ -342,7 +249,7 @@ def run_load(
 _SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][\w:]*)(?:\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)$")
 
 
-def scrape(server: Server) -> dict[tuple[str, str, str], float]:
+def scrape(server: ServiceProcess) -> dict[tuple[str, str, str], float]:
     """(metric, service, endpoint or method) -> value, summed over the other labels."""
     status, body = server.get("/metrics")
     if status != 200:
@@ -374,16 +281,11 @@ def mean_between(
     return total / count * scale if count else float("nan")
 
 
-def cpu_seconds(server: Server) -> dict[str, float]:
+def cpu_seconds(server: ServiceProcess) -> dict[str, float]:
     """CPU time (user + system) so far of the API worker, the model worker, the rest of the
     server's tree and this benchmark process (the load generator)."""
     found = {"api": 0.0, "model": 0.0, "arbiter": 0.0}
-    try:
-        root = psutil.Process(server.process.pid)
-        tree = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        tree = []
-    for member in tree:
+    for member in process_tree(server.process.pid):
         try:
             command = " ".join(member.cmdline())
             times = member.cpu_times()
@@ -402,7 +304,9 @@ def cpu_seconds(server: Server) -> dict[str, float]:
     return found
 
 
-def server_split(server: Server, measure: Callable[[], LoadResult]) -> tuple[LoadResult, str]:
+def server_split(
+    server: ServiceProcess, measure: Callable[[], LoadResult]
+) -> tuple[LoadResult, str]:
     """Run `measure`, and describe where the time went meanwhile: mean time per request in
     the public and the model service (from /metrics), and CPU per image of each process."""
     before, cpu_before = scrape(server), cpu_seconds(server)
@@ -476,7 +380,7 @@ def main() -> None:
         home = scratch / "bentoml_home"
         home.mkdir()
         print("starting the server...", file=sys.stderr)
-        with running_server(folder, home) as server:
+        with run_service(home, model=folder, cwd=REPO_ROOT) as server:
             ready_rss = server.tree_rss_mb()
             singles = single_requests(images)
             for clients in (1, 8):

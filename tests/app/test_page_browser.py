@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -20,11 +19,13 @@ import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
 from PIL import Image
+
+from fakeimage.serving.process import free_port, run_service, stop_process_tree
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_ZIP = REPO_ROOT.parent / "shared" / "data" / "cifake-sample.zip"
@@ -52,20 +53,9 @@ StartPage = Callable[[str], str]
 # --- processes ------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _log_tail(log: Path, lines: int = 40) -> str:
-    text = log.read_text(errors="replace") if log.exists() else ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
 @contextmanager
 def _process(command: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
-    """Run command in its own session; on exit terminate its whole process group."""
+    """Run command in its own session; on exit stop its whole process tree."""
     with log.open("wb") as output:
         process = subprocess.Popen(
             command,
@@ -79,43 +69,12 @@ def _process(command: list[str], env: dict[str, str], log: Path) -> Iterator[sub
     try:
         yield process
     finally:
-        _kill_group(process)
+        stop_process_tree(process, grace_s=10)
 
 
-def _kill_group(process: subprocess.Popen) -> None:
-    """SIGTERM the process group, give it time to shut down, then SIGKILL what is left.
-
-    BentoML's workers run in sessions of their own (out of reach of killpg); their arbiter
-    stops them on SIGTERM, and any that outlive it are killed here by pid.
-    """
-    descendants = _descendants(process.pid)
-    with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    with suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=10)
-    with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
-    for pid in descendants:
-        with suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-
-
-def _descendants(root: int) -> list[int]:
-    """Pids of all live descendants of root (Linux /proc; empty elsewhere)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
+def _log_tail(log: Path, lines: int = 40) -> str:
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return "\n".join(text.splitlines()[-lines:])
 
 
 def _wait_until(
@@ -207,18 +166,14 @@ def service(tmp_path: Path) -> Iterator[str]:
         seed_cnn(ModelParams()),
         {"name": "test-detector", "version": "1", "threshold": 0.5},
     )
-    env = _base_env()
-    env.update(FAKEIMAGE_MODEL=str(detector), BENTOML_HOME=str(tmp_path / "bentoml"))
-    port = _free_port()
-    bentoml = VENV_BIN / "bentoml"
-    launcher = [str(bentoml)] if bentoml.exists() else [sys.executable, "-m", "bentoml"]
-    command = [*launcher, "serve", "fakeimage.serving.service:FakeImageDetector"]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
-    log = tmp_path / "bentoml.log"
-    with _process(command, env, log) as process:
-        url = f"http://127.0.0.1:{port}"
-        _wait_until(f"{url}/readyz", process, log, SERVICE_START_S, "the BentoML service")
-        yield url
+    with run_service(
+        tmp_path / "bentoml",
+        model=detector,
+        env=_base_env(),
+        cwd=REPO_ROOT,
+        start_timeout_s=SERVICE_START_S,
+    ) as server:
+        yield server.url
 
 
 @pytest.fixture
@@ -227,7 +182,7 @@ def start_page(tmp_path: Path) -> Iterator[StartPage]:
     with ExitStack() as stack:
 
         def start(service_url: str) -> str:
-            port = _free_port()
+            port = free_port()
             env = _base_env()
             env["FAKEIMAGE_SERVICE_URL"] = service_url
             command = [str(VENV_BIN / "streamlit"), "run", "src/fakeimage/app/page.py"]

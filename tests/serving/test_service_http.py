@@ -7,21 +7,14 @@ its whole process tree.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import psutil
 import pytest
 import requests
 from PIL import Image
@@ -36,10 +29,10 @@ from serving_samples import (
 )
 
 from fakeimage.data.images import load_model_input
+from fakeimage.serving.process import ServiceProcess, run_service
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 240
-STOP_TIMEOUT_S = 30
 REQUEST_TIMEOUT_S = 60
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(START_TIMEOUT_S + 120)]
@@ -47,9 +40,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(START_TIMEOUT_S + 120)]
 
 @dataclass
 class Server:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
+    """The running service, with helpers to post uploads to it."""
+
+    process: ServiceProcess
+
+    @property
+    def url(self) -> str:
+        return self.process.url
 
     def post(self, route: str, files: list[tuple[str, tuple[str, bytes]]]) -> requests.Response:
         return requests.post(f"{self.url}{route}", files=files, timeout=REQUEST_TIMEOUT_S)
@@ -58,83 +55,24 @@ class Server:
         return self.post("/predict", [("image", (name, data))])
 
     def log_tail(self, lines: int = 40) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the server's process group, then SIGKILL whatever of its tree is left.
-
-    BentoML's workers run in sessions of their own, so the tree is collected up front and
-    each remaining process is killed by its id.
-    """
-    try:
-        tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
-    except psutil.NoSuchProcess:
-        tree = []
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    _, alive = psutil.wait_procs(tree, timeout=STOP_TIMEOUT_S)
-    for leftover in alive:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            leftover.kill()
-    psutil.wait_procs(alive, timeout=10)
-    if process.poll() is None:
-        process.kill()
-    process.wait(timeout=10)
+        return self.process.log_tail(lines)
 
 
 @pytest.fixture(scope="module")
 def server(detector_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    home = tmp_path_factory.mktemp("bentoml_home")
-    port = free_port()
     env = {
-        **os.environ,
-        "FAKEIMAGE_MODEL": str(detector_dir),
         "FAKEIMAGE_MAX_UPLOAD_MB": "1",
-        "BENTOML_HOME": str(home),
-        "BENTOML_DO_NOT_TRACK": "True",
         "NO_PROXY": "127.0.0.1,localhost",
         "no_proxy": "127.0.0.1,localhost",
     }
-    bentoml = Path(sys.executable).with_name("bentoml")
-    command = [str(bentoml), "serve", "fakeimage.serving.service:FakeImageDetector"]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
-    log = home / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command,
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    running = Server(f"http://127.0.0.1:{port}", process, log)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the server exited with {process.returncode}:\n{running.log_tail()}")
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"the server was not ready in {START_TIMEOUT_S}s:\n{running.log_tail()}"
-                )
-            try:
-                if requests.get(f"{running.url}/readyz", timeout=10).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.5)
-        yield running
-    finally:
-        stop(process)
+    with run_service(
+        tmp_path_factory.mktemp("bentoml_home"),
+        model=detector_dir,
+        env=env,
+        cwd=REPO_ROOT,
+        start_timeout_s=START_TIMEOUT_S,
+    ) as process:
+        yield Server(process)
 
 
 def good_image() -> tuple[str, bytes]:
@@ -319,4 +257,4 @@ def test_no_server_errors_were_answered(server: Server) -> None:
         and not line.rstrip().endswith(" 0.0")
     ]
     assert errors == [], errors
-    assert server.process.poll() is None
+    assert server.process.process.poll() is None

@@ -1,0 +1,136 @@
+"""Running the service as a child process: what the HTTP tests, the page test and the
+benchmark share.
+
+`bentoml serve` starts an arbiter whose workers run in sessions of their own, so stopping it
+means collecting the whole process tree first, then SIGTERM to the group and SIGKILL, by id,
+to whatever outlives the grace period. Nothing is left behind, even when a worker hangs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+SERVICE = "fakeimage.serving.service:FakeImageDetector"
+
+
+@dataclass
+class ServiceProcess:
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def get(self, path: str, timeout_s: float = 10.0) -> tuple[int, bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout_s)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def tree_rss_mb(self) -> float:
+        """Resident memory of the server and all its workers, in MiB."""
+        total = 0
+        for member in process_tree(self.process.pid):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += member.memory_info().rss
+        return total / 2**20
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def process_tree(pid: int) -> list[psutil.Process]:
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def stop_process_tree(process: subprocess.Popen[bytes], grace_s: float = 30.0) -> None:
+    """SIGTERM the process group, then SIGKILL whatever of the tree is still alive."""
+    tree = process_tree(process.pid)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    _, alive = psutil.wait_procs(tree, timeout=grace_s)
+    for leftover in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            leftover.kill()
+    psutil.wait_procs(alive, timeout=10)
+    if process.poll() is None:
+        process.kill()
+    process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def run_service(
+    home: Path,
+    *,
+    model: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    start_timeout_s: float = 240.0,
+) -> Iterator[ServiceProcess]:
+    """Serve on a free loopback port until the block ends; yields once /readyz answers 200.
+
+    home becomes BENTOML_HOME and holds the server's log; model, if given, is FAKEIMAGE_MODEL.
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    environment = {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "True"}
+    environment.update(env or {})
+    if model is not None:
+        environment["FAKEIMAGE_MODEL"] = str(model)
+    bentoml = Path(sys.executable).with_name("bentoml")
+    command = [str(bentoml), "serve", SERVICE, "--host", "127.0.0.1", "--port", str(port)]
+    log = home / "server.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = ServiceProcess(port, process, log)
+    try:
+        deadline = time.monotonic() + start_timeout_s
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"the service exited ({process.returncode}):\n{server.log_tail()}"
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the service was not ready in {start_timeout_s:.0f} s")
+            with contextlib.suppress(OSError):
+                if server.get("/readyz", timeout_s=2)[0] == 200:
+                    break
+            time.sleep(0.25)
+        yield server
+    finally:
+        stop_process_tree(process)
