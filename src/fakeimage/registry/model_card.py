@@ -33,7 +33,7 @@ def _splits_table(splits: Any) -> str:
     rows = [
         [name, f"{s['REAL']:,}", f"{s['FAKE']:,}", f"{s['total']:,}"] for name, s in splits.items()
     ]
-    return _table(rows, ["split", "REAL", "FAKE", "total"])
+    return "\n" + _table(rows, ["split", "REAL", "FAKE", "total"])
 
 
 def render_model_card(metadata: dict[str, Any]) -> str:
