@@ -65,7 +65,7 @@ def test_missing_params_file(tmp_path: Path) -> None:
 def test_params_option(tmp_path: Path) -> None:
     (tmp_path / "mine.yaml").write_text("model:\n  width: 1\n")
     result = _run(tmp_path, "stage", "fetch", "--params", "mine.yaml")
-    _assert_one_line_error(result, "model.width must be >= 4")
+    _assert_one_line_error(result, "model.width must be >= 12")
 
 
 def test_stage_error_is_one_line(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from fakeimage.models.inference import (
     MODEL_FILE,
     Detector,
     load_detector,
+    make_forward,
     predict_proba,
     save_detector,
 )
@@ -136,8 +137,8 @@ def test_flip_tta_is_the_mean_of_image_and_mirror(seed_cnn: keras.Model) -> None
 
 def test_predict_proba_batches_and_empty_input(seed_cnn: keras.Model) -> None:
     images = _images(11, seed=3)
-    whole = predict_proba(seed_cnn, images, batch_size=512)
-    pieces = predict_proba(seed_cnn, images, batch_size=4)
+    whole = predict_proba(seed_cnn, images)
+    pieces = make_forward(seed_cnn, chunk=4)(images)
     assert whole.dtype == np.float64 and whole.shape == (11,)
     np.testing.assert_allclose(pieces, whole, rtol=1e-5, atol=1e-7)
     assert predict_proba(seed_cnn, images[:0]).shape == (0,)
