@@ -444,7 +444,7 @@ def main() -> None:
                     Row(
                         f"raw batched forward, batch {size} (reference)",
                         f"{refs[f'raw_{size}']:,.0f} images/s",
-                        note=f"eager Detector.predict_proba: {refs[f'eager_{size}']:,.0f} images/s",
+                        note=f"eager Keras call: {refs[f'eager_{size}']:,.0f} images/s",
                     )
                 )
             rows.append(
