@@ -160,14 +160,19 @@ class FakeImageDetector:
         pixels = np.stack([item.pixels for item in prepared])
         return np.asarray(await self._call_model("scores", pixels), dtype=np.float64)
 
+    async def _score_upload(self, image: Path) -> tuple[PreparedImage, ModelInfo, float]:
+        """Read, check and preprocess one upload, then score it; RequestError if it is bad."""
+        prepared = await anyio.to_thread.run_sync(prepare_upload, image, CONFIG)
+        info = await self.model_info()
+        (probability,) = await self._scores([prepared])
+        return prepared, info, float(probability)
+
     @bentoml.api(route="/predict")
     async def predict(self, image: Path) -> Prediction:
         """Classify one image sent as multipart/form-data field `image`."""
         mark_request_parsed()
         try:
-            prepared = await anyio.to_thread.run_sync(prepare_upload, image, CONFIG)
-            info = await self.model_info()
-            (probability,) = await self._scores([prepared])
+            prepared, info, probability = await self._score_upload(image)
         except RequestError as exc:
             return _error(exc)  # type: ignore[return-value]
         return Prediction(**build_prediction(probability, info, prepared))
@@ -192,9 +197,7 @@ class FakeImageDetector:
         """Grad-CAM of the verdict on one image (field `image`) over its 32x32 input, as PNG."""
         mark_request_parsed()
         try:
-            prepared = await anyio.to_thread.run_sync(prepare_upload, image, CONFIG)
-            info = await self.model_info()
-            (probability,) = await self._scores([prepared])
+            prepared, info, probability = await self._score_upload(image)
         except RequestError as exc:
             return _error(exc)  # type: ignore[return-value]
         label, confidence = verdict(float(probability), info.threshold)
