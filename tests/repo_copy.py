@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -24,6 +25,16 @@ IDENTITY = {
     "GIT_COMMITTER_NAME": "fakeimage tests",
     "GIT_COMMITTER_EMAIL": "tests@localhost",
 }
+
+
+NEEDS_REAL_PIPELINE = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not SAMPLE.is_file(), reason=f"the CIFAKE sample {SAMPLE} is absent"),
+    pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed"),
+    pytest.mark.skipif(not (BIN / "dvc").is_file(), reason="dvc is not installed in the venv"),
+]
+"""Marks for tests that run real `dvc` on the shared CIFAKE sample (skipped, with the reason,
+where any of it is missing)."""
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str], timeout: int = 300) -> str:

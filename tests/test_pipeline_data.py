@@ -8,22 +8,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
-from repo_copy import BIN, IDENTITY, SAMPLE, copy_repository, run
+from repo_copy import BIN, IDENTITY, NEEDS_REAL_PIPELINE, SAMPLE, copy_repository, run
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.timeout(600),
-    pytest.mark.skipif(not SAMPLE.is_file(), reason=f"the CIFAKE sample {SAMPLE} is absent"),
-    pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed"),
-    pytest.mark.skipif(not (BIN / "dvc").is_file(), reason="dvc is not installed in the venv"),
-]
+pytestmark = [*NEEDS_REAL_PIPELINE, pytest.mark.timeout(600)]
 
 
 def _set_params(repo: Path, **data: object) -> None:

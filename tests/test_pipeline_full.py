@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,18 +16,12 @@ from typing import Any
 
 import pytest
 
-from repo_copy import BIN, IDENTITY, SAMPLE, copy_repository, run
+from repo_copy import BIN, IDENTITY, NEEDS_REAL_PIPELINE, SAMPLE, copy_repository, run
 
 EXPERIMENT = "fake-image-detector"
 MODEL_NAME = "fake-image-detector"
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.timeout(900),
-    pytest.mark.skipif(not SAMPLE.is_file(), reason=f"the CIFAKE sample {SAMPLE} is absent"),
-    pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed"),
-    pytest.mark.skipif(not (BIN / "dvc").is_file(), reason="dvc is not installed in the venv"),
-]
+pytestmark = [*NEEDS_REAL_PIPELINE, pytest.mark.timeout(900)]
 
 
 def _small_and_real(params: dict[str, Any]) -> None:
