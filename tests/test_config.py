@@ -163,6 +163,7 @@ def test_choices_are_listed(raw: dict, key: str, choices: list[str]) -> None:
         ({"data": {"synthetic": {"train_per_class": 5}}}, "data.synthetic.train_per_class"),
         ({"model": {"width": 3}}, "model.width must be >= 12"),
         ({"model": {"dropout": 1}}, "model.dropout must be in [0, 1)"),
+        ({"model": {"depth": 0}}, "model.depth must be in [1, 8]"),
         ({"train": {"epochs": 0}}, "train.epochs must be >= 1"),
         ({"train": {"learning_rate": 0}}, "train.learning_rate must be > 0"),
         ({"train": {"label_smoothing": 0.5}}, "train.label_smoothing must be in [0, 0.5)"),

@@ -66,11 +66,13 @@ class DataParams:
 class ModelParams:
     arch: Arch = "seed_cnn"
     width: int = 32
+    depth: int = 1
     dropout: float = 0.5
 
     def __post_init__(self) -> None:
         # TF 2.21's oneDNN kernels crash on the fidelity nets' gradients below width 12.
         _require(self.width >= 12, "model.width must be >= 12")
+        _require(1 <= self.depth <= 8, "model.depth must be in [1, 8]")
         _require(0 <= self.dropout < 1, "model.dropout must be in [0, 1)")
 
 

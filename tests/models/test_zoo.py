@@ -86,6 +86,21 @@ def test_fidelity_net_costs_more_than_seed_cnn(seed_cnn: keras.Model) -> None:
     assert isinstance(count_macs(fidelity), int)
 
 
+def test_depth_adds_blocks_only_to_the_down_sampled_stages() -> None:
+    shallow = build_model(ModelParams(arch="fidelity_net", width=16, depth=1))
+    deep = build_model(ModelParams(arch="fidelity_net", width=16, depth=2))
+    # one extra block per stage: two 3x3 convs at 32 channels (16x16) and at 64 (8x8)
+    extra_macs = 2 * 9 * 32 * 32 * 16 * 16 + 2 * 9 * 64 * 64 * 8 * 8
+    assert count_macs(deep) - count_macs(shallow) == extra_macs
+    full_resolution = [
+        layer
+        for model in (shallow, deep)
+        for layer in model.layers
+        if isinstance(layer, keras.layers.Conv2D) and layer.output.shape[1] == 32
+    ]
+    assert len(full_resolution) == 2 * 3  # stem + one block of two convs, in both
+
+
 def test_saved_and_loaded_detector_predicts_identically(
     seed_cnn: keras.Model, tmp_path: Path
 ) -> None:

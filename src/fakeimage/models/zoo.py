@@ -79,13 +79,18 @@ def _fidelity(params: ModelParams, squeeze_excite: bool, name: str) -> keras.Mod
 
     A generator's traces are fine, high-frequency patterns, so the stem and first stage see
     every pixel before any down-sampling; down-sampling is by strided convolutions (learned),
-    not max-pooling, and global average pooling keeps the head small.
+    not max-pooling, and global average pooling keeps the head small. `depth` adds blocks to
+    the two down-sampled stages, where a block costs a quarter (16x16) or a sixteenth (8x8)
+    of the multiply-adds it would at full resolution.
     """
     width = params.width
     inputs, x = _inputs()
     x = _conv_bn(x, width)
-    for filters, strides in ((width, 1), (2 * width, 2), (4 * width, 2)):
-        x = _residual_block(x, filters, strides, squeeze_excite)
+    x = _residual_block(x, width, 1, squeeze_excite)
+    for filters in (2 * width, 4 * width):
+        x = _residual_block(x, filters, 2, squeeze_excite)
+        for _ in range(params.depth - 1):
+            x = _residual_block(x, filters, 1, squeeze_excite)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(params.dropout)(x)
     return keras.Model(inputs, _head(x), name=name)
