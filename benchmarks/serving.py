@@ -139,9 +139,6 @@ def reference_numbers(
     return found
 
 
-# --------------------------------------------------------------------------- server
-
-
 # --------------------------------------------------------------------------- load
 
 
@@ -325,12 +322,15 @@ def server_split(
     images = max(result.images, 1)
     cpu = {role: (cpu_after[role] - cpu_before[role]) / images * 1e6 for role in ("api", "model")}
     client = (cpu_after["client"] - cpu_before["client"]) / images * 1e6
-    text = (
-        f"server {public[route]:.2f} ms/request, of which model service {model:.2f} ms; "
-        f"mean model batch {batch:.1f} requests; CPU per image: API process "
-        f"{cpu['api']:.0f} us, model process {cpu['model']:.0f} us, load generator "
-        f"{client:.0f} us"
+    parts = [f"server {public[route]:.2f} ms/request"]
+    if not np.isnan(model):  # /predict scores in the API process; batches go to the worker
+        parts.append(f"of which batch model worker {model:.2f} ms")
+        parts.append(f"mean model batch {batch:.1f} requests")
+    parts.append(
+        f"CPU per image: API process {cpu['api']:.0f} us, model worker {cpu['model']:.0f} us, "
+        f"load generator {client:.0f} us"
     )
+    text = "; ".join(parts)
     return result, text
 
 

@@ -51,15 +51,23 @@ def test_config_defaults_and_environment() -> None:
             "FAKEIMAGE_MAX_BATCH_FILES": "4",
             "FAKEIMAGE_BATCH_SIZE": "32",
             "FAKEIMAGE_BATCH_LATENCY_MS": "20",
+            "FAKEIMAGE_MODEL_THREADS": "2",
+            "FAKEIMAGE_BATCH_THREADS": "1",
         }
     )
     assert config.max_upload_bytes == MB // 2
     assert (config.max_pixels, config.max_batch_files) == (1000, 4)
     assert (config.batch_size, config.batch_latency_ms) == (32, 20)
+    assert (config.model_threads, config.batch_threads) == (2, 1)
 
 
 @pytest.mark.parametrize(
-    ("name", "value"), [("FAKEIMAGE_MAX_UPLOAD_MB", "lots"), ("FAKEIMAGE_BATCH_SIZE", "1")]
+    ("name", "value"),
+    [
+        ("FAKEIMAGE_MAX_UPLOAD_MB", "lots"),
+        ("FAKEIMAGE_BATCH_SIZE", "1"),
+        ("FAKEIMAGE_BATCH_THREADS", "-1"),
+    ],
 )
 def test_config_rejects_bad_values(name: str, value: str) -> None:
     with pytest.raises(UserError, match=name):

@@ -115,9 +115,13 @@ def test_health_and_metrics(server: Server) -> None:
     assert requests.get(f"{server.url}/livez", timeout=10).status_code == 200
     assert requests.get(f"{server.url}/readyz", timeout=10).status_code == 200
     assert_still_serving(server)
+    batch = server.post("/predict_batch", [("images", good_image()), ("images", good_image())])
+    assert batch.status_code == 200, batch.text
     metrics = requests.get(f"{server.url}/metrics", timeout=10)
     assert metrics.status_code == 200
     assert 'endpoint="/predict"' in metrics.text
+    assert 'endpoint="/predict_batch"' in metrics.text
+    # the batch went through the model worker's adaptive batching
     assert "bentoml_service_adaptive_batch_size" in metrics.text
 
 

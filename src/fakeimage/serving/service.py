@@ -2,10 +2,13 @@
 
 Two processes, one entry point:
 - `FakeImageDetector` (public HTTP): reads and checks uploads, decodes and preprocesses them
-  with the training code (`fakeimage.data.images`), builds the JSON answers. No TensorFlow.
-- `DetectorModel` (its dependency, reached over a local socket with pickled arrays): loads the
-  detector once and scores uint8 arrays through BentoML adaptive batching (`scores`), so
-  concurrent /predict calls and /predict_batch chunks share model batches; also Grad-CAM.
+  with the training code (`fakeimage.data.images`), builds the JSON answers. It holds its own
+  copy of the detector for single images (/predict, /explain): one forward pass of a 32x32
+  image takes about a millisecond, less than a hop to another process, so single images are
+  scored where they are decoded.
+- `DetectorModel` (its dependency, reached over a local socket with pickled arrays): scores
+  /predict_batch's images through BentoML adaptive batching (`scores`), so concurrent batch
+  requests share model batches while the API process decodes the next uploads.
 
 Endpoints: POST /predict (multipart field `image`), POST /predict_batch (field `images`,
 repeated), POST /explain (field `image`, answers a PNG); BentoML's /livez, /readyz and /metrics.
@@ -15,12 +18,11 @@ from FAKEIMAGE_MODEL (default: models/champion, else models/reference).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import bentoml
@@ -47,8 +49,42 @@ from fakeimage.serving.predictions import (
     verdict,
 )
 
+if TYPE_CHECKING:
+    from fakeimage.models.inference import Detector
+
 logger = logging.getLogger("bentoml.fakeimage")
 CONFIG = ServingConfig.from_env()
+
+
+def load_served_detector(role: str, threads: int) -> tuple[Detector, ModelInfo]:
+    """The detector this process serves (FAKEIMAGE_MODEL, else champion, else reference).
+
+    Sets TensorFlow's thread count first (0 keeps TensorFlow's default, all cores), traces the
+    forward pass before traffic arrives and logs which model it serves.
+    """
+    import tensorflow as tf
+
+    from fakeimage.models.inference import resolve_detector
+
+    if threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:  # TensorFlow already ran something in this process
+            logger.warning("TensorFlow was initialised already; keeping its thread count")
+    detector, source = resolve_detector(os.environ.get("FAKEIMAGE_MODEL"))
+    detector.predict_proba(np.zeros((1, 32, 32, 3), dtype=np.uint8))
+    info = ModelInfo.from_detector(detector, source)
+    logger.info(
+        "%s: serving model %s version %s (threshold %.4f) from %s; TensorFlow threads: %s",
+        role,
+        info.name,
+        info.version,
+        info.threshold,
+        source,
+        threads or "default",
+    )
+    return detector, info
 
 
 @bentoml.service(
@@ -62,32 +98,11 @@ CONFIG = ServingConfig.from_env()
     runner_connection={"max_requests": 2**31 - 1, "max_age": 10.0**9},
 )
 class DetectorModel:
-    """The detector behind FakeImageDetector: loaded once, scored in adaptive batches."""
+    """The batch scorer behind /predict_batch: loaded once, called in adaptive batches."""
 
     def __init__(self) -> None:
-        import tensorflow as tf
-
-        from fakeimage.models.inference import resolve_detector
-
-        if CONFIG.model_threads:
-            try:
-                tf.config.threading.set_intra_op_parallelism_threads(CONFIG.model_threads)
-                tf.config.threading.set_inter_op_parallelism_threads(CONFIG.model_threads)
-            except RuntimeError:  # TensorFlow already ran something in this process
-                logger.warning("TensorFlow was initialised already; keeping its thread count")
-        detector, source = resolve_detector(os.environ.get("FAKEIMAGE_MODEL"))
-        self.info_ = ModelInfo.from_detector(detector, source)
+        detector, _ = load_served_detector("batch model worker", CONFIG.batch_threads)
         self.score = detector.predict_proba
-        self.score(np.zeros((1, 32, 32, 3), dtype=np.uint8))  # trace the graph before traffic
-        self.gradients = gradcam.gradient_model(detector.model)
-        logger.info(
-            "serving model %s version %s (threshold %.4f) from %s; TensorFlow threads: %s",
-            self.info_.name,
-            self.info_.version,
-            self.info_.threshold,
-            source,
-            CONFIG.model_threads or "default",
-        )
 
     @bentoml.api(
         batchable=True,
@@ -98,15 +113,6 @@ class DetectorModel:
     def scores(self, images: np.ndarray) -> np.ndarray:
         """P(fake) for uint8 images (N, 32, 32, 3) already preprocessed by to_model_input."""
         return self.score(images)
-
-    @bentoml.api
-    def info(self) -> dict[str, Any]:
-        return self.info_.as_dict()
-
-    @bentoml.api
-    def heatmap(self, image: np.ndarray, explain_fake: bool) -> np.ndarray:
-        """Grad-CAM (32, 32) in [0, 1] of one preprocessed image, for the given class."""
-        return gradcam.heatmap(self.gradients, image, explain_fake=explain_fake)
 
 
 @bentoml.service(
@@ -120,8 +126,9 @@ class FakeImageDetector:
     model = bentoml.depends(DetectorModel)
 
     def __init__(self) -> None:
-        self._info: ModelInfo | None = None
-        self._info_lock = asyncio.Lock()
+        detector, self.info = load_served_detector("API", CONFIG.model_threads)
+        self.score = detector.predict_proba
+        self.gradients = gradcam.gradient_model(detector.model)
         tmpdir = upload_tmpdir()
         if tmpdir is not None:  # where BentoML spools uploads, in this API process only
             tempfile.tempdir = tmpdir
@@ -136,46 +143,30 @@ class FakeImageDetector:
             CONFIG.batch_latency_ms,
         )
 
-    async def model_info(self) -> ModelInfo:
-        """Name, version and threshold of the served detector, asked once from the model."""
-        if self._info is None:
-            async with self._info_lock:
-                if self._info is None:
-                    info = await self._call_model("info")
-                    self._info = ModelInfo(
-                        str(info["name"]),
-                        str(info["version"]),
-                        float(info["threshold"]),
-                        str(info.get("source", "")),
-                    )
-        return self._info
-
-    async def _call_model(self, name: str, *args: Any) -> Any:
-        """Call a DetectorModel API: in its process under `bentoml serve`, else in this one."""
-        if hasattr(self.model, "to_async"):  # a proxy to the model service's process
-            return await getattr(self.model.to_async, name)(*args)
-        return await anyio.to_thread.run_sync(getattr(self.model, name), *args)
-
-    async def _scores(self, prepared: list[PreparedImage]) -> np.ndarray:
-        pixels = np.stack([item.pixels for item in prepared])
-        return np.asarray(await self._call_model("scores", pixels), dtype=np.float64)
-
-    async def _score_upload(self, image: Path) -> tuple[PreparedImage, ModelInfo, float]:
+    def _prepare_and_score(self, image: Path) -> tuple[PreparedImage, float]:
         """Read, check and preprocess one upload, then score it; RequestError if it is bad."""
-        prepared = await anyio.to_thread.run_sync(prepare_upload, image, CONFIG)
-        info = await self.model_info()
-        (probability,) = await self._scores([prepared])
-        return prepared, info, float(probability)
+        prepared = prepare_upload(image, CONFIG)
+        (probability,) = self.score(prepared.pixels[np.newaxis])
+        return prepared, float(probability)
+
+    async def _batch_scores(self, prepared: list[PreparedImage]) -> np.ndarray:
+        """P(fake) of many images from the batch model worker (adaptive batching)."""
+        pixels = np.stack([item.pixels for item in prepared])
+        if hasattr(self.model, "to_async"):  # a proxy to the model service's process
+            scores = await self.model.to_async.scores(pixels)
+        else:  # the dependency was built in this process (no `bentoml serve`)
+            scores = await anyio.to_thread.run_sync(self.model.scores, pixels)
+        return np.asarray(scores, dtype=np.float64)
 
     @bentoml.api(route="/predict")
     async def predict(self, image: Path) -> Prediction:
         """Classify one image sent as multipart/form-data field `image`."""
         mark_request_parsed()
         try:
-            prepared, info, probability = await self._score_upload(image)
+            prepared, probability = await anyio.to_thread.run_sync(self._prepare_and_score, image)
         except RequestError as exc:
             return _error(exc)  # type: ignore[return-value]
-        return Prediction(**build_prediction(probability, info, prepared))
+        return Prediction(**build_prediction(probability, self.info, prepared))
 
     @bentoml.api(route="/predict_batch")
     async def predict_batch(self, images: list[Path]) -> list[FilePrediction]:
@@ -183,12 +174,11 @@ class FakeImageDetector:
         mark_request_parsed()
         try:
             prepared = await anyio.to_thread.run_sync(prepare_uploads, images, CONFIG)
-            info = await self.model_info()
-            probabilities = await self._scores(prepared)
+            probabilities = await self._batch_scores(prepared)
         except RequestError as exc:
             return _error(exc)  # type: ignore[return-value]
         return [
-            FilePrediction(**build_prediction(probability, info, item, file=upload_name(path)))
+            FilePrediction(**build_prediction(probability, self.info, item, file=upload_name(path)))
             for probability, item, path in zip(probabilities, prepared, images, strict=True)
         ]
 
@@ -197,25 +187,25 @@ class FakeImageDetector:
         """Grad-CAM of the verdict on one image (field `image`) over its 32x32 input, as PNG."""
         mark_request_parsed()
         try:
-            prepared, info, probability = await self._score_upload(image)
+            prepared, probability = await anyio.to_thread.run_sync(self._prepare_and_score, image)
         except RequestError as exc:
             return _error(exc)  # type: ignore[return-value]
-        label, confidence = verdict(float(probability), info.threshold)
-        heat = await self._call_model("heatmap", prepared.pixels, label == "FAKE")
-        png = await anyio.to_thread.run_sync(_render, prepared.pixels, heat)
+        label, confidence = verdict(probability, self.info.threshold)
+        png = await anyio.to_thread.run_sync(_render, self.gradients, prepared.pixels, label)
         headers = {
             "X-FakeImage-Label": label,
-            "X-FakeImage-Prob-Fake": f"{float(probability):.6f}",
+            "X-FakeImage-Prob-Fake": f"{probability:.6f}",
             "X-FakeImage-Confidence": f"{confidence:.6f}",
-            "X-FakeImage-Model": f"{info.name}@{info.version}",
+            "X-FakeImage-Model": f"{self.info.name}@{self.info.version}",
         }
         if prepared.warnings:
             headers["X-FakeImage-Warnings"] = " | ".join(prepared.warnings)
         return Response(png, media_type="image/png", headers=headers)  # type: ignore[return-value]
 
 
-def _render(pixels: np.ndarray, heat: np.ndarray) -> bytes:
-    return gradcam.png_bytes(gradcam.overlay(pixels, np.asarray(heat)))
+def _render(gradients: Any, pixels: np.ndarray, label: str) -> bytes:
+    heat = gradcam.heatmap(gradients, pixels, explain_fake=label == "FAKE")
+    return gradcam.png_bytes(gradcam.overlay(pixels, heat))
 
 
 def _error(exc: RequestError) -> JSONResponse:
