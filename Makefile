@@ -40,12 +40,12 @@ test: install
 	pytest
 
 lint: install
-	ruff check src tests
-	ruff format --check src tests
+	ruff check src tests benchmarks
+	ruff format --check src tests benchmarks
 
 format: install
-	ruff format src tests
-	ruff check --fix src tests
+	ruff format src tests benchmarks
+	ruff check --fix src tests benchmarks
 
 bench: install
 	python -m benchmarks.run $(BENCH_ARGS)
