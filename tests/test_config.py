@@ -140,6 +140,7 @@ def test_optional_values_accept_null() -> None:
     [
         ({"data": {"source": "s3"}}, "data.source", ["synthetic", "kaggle", "url", "archive"]),
         ({"model": {"arch": "resnet"}}, "model.arch", ["seed_cnn", "fidelity_se_net"]),
+        ({"model": {"stem": "s2d"}}, "model.stem", ["full", "space_to_depth"]),
         ({"train": {"optimizer": "Adam"}}, "train.optimizer", ["adam", "adamw", "sgd"]),
         ({"evaluate": {"threshold_policy": 1}}, "evaluate.threshold_policy", ["youden"]),
     ],

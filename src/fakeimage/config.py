@@ -19,6 +19,7 @@ from fakeimage.errors import UserError
 
 Source = Literal["synthetic", "kaggle", "url", "archive", "folder"]
 Arch = Literal["seed_cnn", "fidelity_net", "fidelity_se_net"]
+Stem = Literal["full", "space_to_depth"]
 Optimizer = Literal["adam", "adamw", "sgd"]
 Schedule = Literal["constant", "cosine", "one_cycle"]
 Strategy = Literal["default", "mirrored", "multi_worker_mirrored"]
@@ -67,6 +68,7 @@ class ModelParams:
     arch: Arch = "seed_cnn"
     width: int = 32
     depth: int = 1
+    stem: Stem = "full"
     dropout: float = 0.5
 
     def __post_init__(self) -> None:

@@ -101,6 +101,32 @@ def test_depth_adds_blocks_only_to_the_down_sampled_stages() -> None:
     assert len(full_resolution) == 2 * 3  # stem + one block of two convs, in both
 
 
+def test_space_to_depth_stem_runs_the_stages_at_half_resolution_and_loses_nothing() -> None:
+    full = build_model(ModelParams(arch="fidelity_net", width=16))
+    folded = build_model(ModelParams(arch="fidelity_net", width=16, stem="space_to_depth"))
+    conv_sizes = {
+        layer.output.shape[1] for layer in folded.layers if isinstance(layer, layers.Conv2D)
+    }
+    assert conv_sizes == {16, 8, 4}  # no convolution at 32x32
+    stem = next(layer for layer in folded.layers if isinstance(layer, layers.Conv2D))
+    assert stem.kernel.shape[2] == 12  # each 2x2 block of RGB pixels, as channels
+    assert count_macs(folded) < count_macs(full)
+
+    # The fold is a permutation: every pixel value of the image survives, each 2x2 block
+    # lands in one position, and nothing else is mixed in.
+    fold = keras.Model(folded.inputs, folded.get_layer("space_to_depth").output)
+    images = _images(2, seed=3)
+    folded_images = np.asarray(fold(images.astype(np.float32)))
+    assert folded_images.shape == (2, 16, 16, 12)
+    np.testing.assert_allclose(
+        np.sort(folded_images.reshape(2, -1), axis=1),
+        np.sort(images.reshape(2, -1) / 255.0, axis=1),
+        rtol=1e-6,
+    )
+    block = images[0, 2:4, 6:8, :] / 255.0  # the 2x2 block at row 1, column 3 of the fold
+    np.testing.assert_allclose(np.sort(folded_images[0, 1, 3]), np.sort(block.ravel()), rtol=1e-6)
+
+
 def test_saved_and_loaded_detector_predicts_identically(
     seed_cnn: keras.Model, tmp_path: Path
 ) -> None:

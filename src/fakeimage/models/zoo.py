@@ -74,17 +74,29 @@ def _residual_block(
     return layers.Activation("relu")(layers.Add()([y, shortcut]))
 
 
-def _fidelity(params: ModelParams, squeeze_excite: bool, name: str) -> keras.Model:
-    """A residual CNN that keeps full 32x32 resolution through its first stage.
+def _space_to_depth(x: keras.KerasTensor) -> keras.KerasTensor:
+    """Fold every 2x2 block of pixels into channels: 32x32x3 becomes 16x16x12, losslessly."""
+    half, channels = x.shape[1] // 2, x.shape[-1]
+    x = layers.Reshape((half, 2, half, 2, channels))(x)
+    x = layers.Permute((1, 3, 2, 4, 5))(x)
+    return layers.Reshape((half, half, 4 * channels), name="space_to_depth")(x)
 
-    A generator's traces are fine, high-frequency patterns, so the stem and first stage see
-    every pixel before any down-sampling; down-sampling is by strided convolutions (learned),
-    not max-pooling, and global average pooling keeps the head small. `depth` adds blocks to
-    the two down-sampled stages, where a block costs a quarter (16x16) or a sixteenth (8x8)
-    of the multiply-adds it would at full resolution.
+
+def _fidelity(params: ModelParams, squeeze_excite: bool, name: str) -> keras.Model:
+    """A residual CNN whose first stage sees every pixel before anything is discarded.
+
+    A generator's traces are fine, high-frequency patterns, so nothing is pooled or strided
+    away before the first stage: with `stem: full` the stem and first stage run at 32x32; with
+    `stem: space_to_depth` each 2x2 block of pixels becomes 12 channels and the stages run at
+    16x16, 8x8 and 4x4 (nothing is lost, a 3x3 convolution then spans 6x6 pixels, and the
+    wider, smaller layers use the CPU's matrix units far better for the same multiply-adds).
+    Down-sampling is by strided convolutions (learned), not max-pooling, and global average
+    pooling keeps the head small. `depth` adds blocks to the two down-sampled stages.
     """
     width = params.width
     inputs, x = _inputs()
+    if params.stem == "space_to_depth":
+        x = _space_to_depth(x)
     x = _conv_bn(x, width)
     x = _residual_block(x, width, 1, squeeze_excite)
     for filters in (2 * width, 4 * width):
