@@ -72,6 +72,26 @@ def test_one_cycle_schedule_rises_then_falls() -> None:
     assert rates[-1] < 0.01 / 25
 
 
+def test_adamw_decays_kernels_but_not_batch_norm_or_biases() -> None:
+    params = TrainParams(optimizer="adamw", learning_rate=0.1, weight_decay=0.5)
+    optimizer = make_optimizer(params, steps_per_epoch=1)
+    inputs = keras.Input((4, 4, 1))
+    x = keras.layers.Conv2D(2, 3, bias_initializer="ones")(inputs)
+    outputs = keras.layers.BatchNormalization(beta_initializer="ones")(x)
+    model = keras.Model(inputs, outputs)
+    variables = model.trainable_variables
+    before = {v.path: np.array(v.numpy()) for v in variables}
+    # Zero gradients: Adam moves nothing, so any change is the decay alone.
+    optimizer.apply([tf.zeros_like(v) for v in variables], variables)
+    for variable in variables:
+        after = variable.numpy()
+        if variable.name == "kernel":
+            np.testing.assert_allclose(after, before[variable.path] * (1 - 0.1 * 0.5), rtol=1e-5)
+        else:
+            np.testing.assert_array_equal(after, before[variable.path], err_msg=variable.path)
+    assert {v.name for v in variables} == {"kernel", "bias", "gamma", "beta"}
+
+
 def test_make_optimizer_survives_tiny_runs() -> None:
     for schedule in ("cosine", "one_cycle"):
         optimizer = make_optimizer(TrainParams(schedule=schedule, epochs=1), steps_per_epoch=1)

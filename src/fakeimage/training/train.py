@@ -55,7 +55,11 @@ def make_optimizer(params: TrainParams, steps_per_epoch: int) -> keras.optimizer
     if params.optimizer == "sgd":
         return keras.optimizers.SGD(rate, momentum=0.9, nesterov=True)
     if params.optimizer == "adamw":
-        return keras.optimizers.AdamW(rate, weight_decay=params.weight_decay)
+        optimizer = keras.optimizers.AdamW(rate, weight_decay=params.weight_decay)
+        # Decay only kernels: shrinking batch-norm scales and offsets or biases does not
+        # regularise, it only fights the normalisation.
+        optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+        return optimizer
     return keras.optimizers.Adam(rate)
 
 
