@@ -12,7 +12,13 @@ import tensorflow as tf
 from fakeimage.config import AugmentParams, ModelParams, TrainParams
 from fakeimage.data.preprocess import Dataset
 from fakeimage.training.pipeline import make_dataset
-from fakeimage.training.train import TrainResult, make_optimizer, make_strategy, train_model
+from fakeimage.training.train import (
+    TrainResult,
+    make_early_stopping,
+    make_optimizer,
+    make_strategy,
+    train_model,
+)
 
 SCHEDULE = keras.optimizers.schedules.LearningRateSchedule
 
@@ -90,6 +96,22 @@ def test_adamw_decays_kernels_but_not_batch_norm_or_biases() -> None:
         else:
             np.testing.assert_array_equal(after, before[variable.path], err_msg=variable.path)
     assert {v.name for v in variables} == {"kernel", "bias", "gamma", "beta"}
+
+
+@pytest.mark.parametrize(
+    ("schedule", "epochs", "ignored"),
+    [("one_cycle", 30, 9), ("one_cycle", 3, 0), ("cosine", 30, 0)],
+)
+def test_early_stopping_ignores_the_one_cycle_warm_up(
+    schedule: str, epochs: int, ignored: int
+) -> None:
+    stopping = make_early_stopping(TrainParams(schedule=schedule, epochs=epochs, patience=4))
+    assert stopping.start_from_epoch == ignored
+    assert (stopping.monitor, stopping.patience, stopping.restore_best_weights) == (
+        "val_loss",
+        4,
+        True,
+    )
 
 
 def test_make_optimizer_survives_tiny_runs() -> None:

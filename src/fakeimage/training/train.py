@@ -20,7 +20,7 @@ from fakeimage.training.pipeline import make_dataset
 class TrainResult:
     model: keras.Model
     history: dict[str, list[float]]
-    best_epoch: int  # 1-based epoch whose weights were kept (lowest validation loss)
+    best_epoch: int  # 1-based epoch whose weights were kept (lowest val loss after warm-up)
     epochs_run: int
     seconds: float
     images_per_second: float
@@ -38,14 +38,18 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
+ONE_CYCLE_WARMUP = 0.3
+"""Fraction of training over which the one-cycle schedule raises the learning rate."""
+
+
 def make_optimizer(params: TrainParams, steps_per_epoch: int) -> keras.optimizers.Optimizer:
     total_steps = max(1, params.epochs * steps_per_epoch)
     rate: float | keras.optimizers.schedules.LearningRateSchedule = params.learning_rate
     if params.schedule == "cosine":
         rate = keras.optimizers.schedules.CosineDecay(params.learning_rate, total_steps)
     elif params.schedule == "one_cycle":
-        # Warm up linearly from lr/25 to lr over 30% of training, then anneal by cosine.
-        warmup = max(1, int(0.3 * total_steps))
+        # Warm up linearly from lr/25 to lr, then anneal by cosine.
+        warmup = max(1, int(ONE_CYCLE_WARMUP * total_steps))
         rate = keras.optimizers.schedules.CosineDecay(
             params.learning_rate / 25,
             decay_steps=max(1, total_steps - warmup),
@@ -61,6 +65,22 @@ def make_optimizer(params: TrainParams, steps_per_epoch: int) -> keras.optimizer
         optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
         return optimizer
     return keras.optimizers.Adam(rate)
+
+
+def make_early_stopping(params: TrainParams) -> keras.callbacks.EarlyStopping:
+    """Stop on validation loss, keeping the best weights; ignore the one-cycle warm-up.
+
+    While the learning rate climbs, validation loss jumps about (batch-norm statistics chase
+    ever larger steps); counting patience there can stop a run before it anneals.
+    """
+    warmup_epochs = int(ONE_CYCLE_WARMUP * params.epochs) if params.schedule == "one_cycle" else 0
+    return keras.callbacks.EarlyStopping(
+        monitor="val_loss",
+        patience=params.patience,
+        restore_best_weights=True,
+        start_from_epoch=warmup_epochs,
+        verbose=1,
+    )
 
 
 def _set_precision(params: TrainParams) -> None:
@@ -97,9 +117,7 @@ def train_model(
         train, batch_size=params.batch_size, training=True, augment=params.augment, seed=params.seed
     )
     val_data = make_dataset(val, batch_size=max(params.batch_size, 256), training=False)
-    early_stopping = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=params.patience, restore_best_weights=True, verbose=1
-    )
+    early_stopping = make_early_stopping(params)
     started = time.perf_counter()
     history = model.fit(
         train_data,
@@ -112,10 +130,11 @@ def train_model(
     seconds = time.perf_counter() - started
     losses = history.history["val_loss"]
     epochs_run = len(losses)
+    first_counted = min(early_stopping.start_from_epoch, epochs_run - 1)
     return TrainResult(
         model=model,
         history={k: [float(v) for v in values] for k, values in history.history.items()},
-        best_epoch=int(np.argmin(losses)) + 1,
+        best_epoch=first_counted + int(np.argmin(losses[first_counted:])) + 1,
         epochs_run=epochs_run,
         seconds=seconds,
         images_per_second=epochs_run * len(train.y) / seconds,
