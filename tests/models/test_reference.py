@@ -41,7 +41,7 @@ def test_the_reference_is_small_and_describes_how_it_was_made() -> None:
     assert metadata["reproduce"].splitlines()[1] in card
 
 
-def test_the_reference_loads_with_its_threshold_and_flip_averaging() -> None:
+def test_the_reference_loads_with_its_threshold_name_and_size() -> None:
     detector = load_detector(REFERENCE)
     metadata = _metadata()
     assert (REFERENCE / MODEL_FILE).is_file()
