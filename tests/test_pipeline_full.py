@@ -163,6 +163,7 @@ def test_the_run_is_tracked_in_mlflow(pipeline: Pipeline) -> None:
     head = run(["git", "rev-parse", "HEAD"], pipeline.repo, pipeline.env).strip()
     assert tags["git_commit"] == head
     assert tags["evaluated"] == "true" and tags["model_uri"].startswith("models:/")
+    assert tags["precision_policy"] == "float32" and "cores" in tags["hardware"]
     metrics = mlflow_run.data.metrics
     assert metrics["test_accuracy"] == pytest.approx(pipeline.metrics["test"]["accuracy"])
     assert metrics["test_roc_auc"] == pytest.approx(pipeline.metrics["test"]["roc_auc"])
@@ -205,6 +206,7 @@ def test_first_run_became_the_champion(pipeline: Pipeline) -> None:
     assert metadata["version"] == promotion["champion_version"] == "1"
     assert metadata["threshold"] == pipeline.metrics["threshold"]
     assert metadata["arch"] == "seed_cnn"
+    assert metadata["precision_policy"] == "float32"
     card = (pipeline.repo / "models" / "champion" / "MODEL_CARD.md").read_text()
     assert "## Robustness" in card and "dvc repro" in card
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import platform
 import subprocess
-import sys
-from pathlib import Path
 
+from fakeimage.hardware import hardware_description
 from fakeimage.paths import project_root, tracking_uri
 
 
@@ -31,24 +29,6 @@ def _git(*args: str) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return result.stdout.strip()
-
-
-def hardware_description() -> str:
-    """CPU model and core count, plus GPUs if TensorFlow sees any: what timings ran on."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    description = f"{cpu}, {os.cpu_count()} cores"
-    if "tensorflow" in sys.modules:
-        gpus = sys.modules["tensorflow"].config.list_physical_devices("GPU")
-        if gpus:
-            description += f", {len(gpus)} GPU(s)"
-    return description
 
 
 def provenance_tags() -> dict[str, str]:

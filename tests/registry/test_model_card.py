@@ -38,6 +38,7 @@ METADATA: dict[str, Any] = {
     "best_epoch": 8,
     "train_seconds": 95.4,
     "hardware": "Test CPU, 2 cores",
+    "precision_policy": "mixed_bfloat16",
     "data_fingerprint": "f" * 64,
     "data": {
         "source": "archive",
@@ -73,7 +74,7 @@ def test_header_names_the_model_version_and_threshold(card: str) -> None:
     assert "`seed_cnn`, 159,041 parameters" in card
     assert "5.1 M multiply-accumulates" in card
     assert "trained 10 epochs" in card and "epoch\n  8)" in card
-    assert "1.6 minutes" in card and "Test CPU, 2 cores" in card
+    assert "1.6 minutes" in card and "Test CPU, 2 cores, in `mixed_bfloat16`" in card
     assert METADATA["run_id"] in card
 
 

@@ -11,12 +11,14 @@ import tensorflow as tf
 
 from fakeimage.config import AugmentParams, ModelParams, TrainParams
 from fakeimage.data.preprocess import Dataset
+from fakeimage.hardware import CpuInfo
 from fakeimage.training.pipeline import make_dataset
 from fakeimage.training.train import (
     TrainResult,
     make_early_stopping,
     make_optimizer,
     make_strategy,
+    precision_policy,
     train_model,
 )
 
@@ -55,6 +57,26 @@ def test_make_optimizer_builds_each_optimizer_and_schedule(
     assert is_schedule == (schedule != "constant")
     if schedule == "constant":
         assert _rate(optimizer, 0) == pytest.approx(0.01)
+
+
+AMX_CPU = CpuInfo("Xeon", frozenset({"avx2", "avx512f", "avx512_bf16", "amx_bf16"}))
+AVX2_CPU = CpuInfo("EPYC", frozenset({"avx2", "fma"}))
+
+
+@pytest.mark.parametrize(
+    ("mixed", "on_gpu", "cpu", "policy"),
+    [
+        (False, False, AMX_CPU, "float32"),
+        (False, True, AVX2_CPU, "float32"),
+        (True, True, AVX2_CPU, "mixed_float16"),
+        (True, False, AMX_CPU, "mixed_bfloat16"),
+        (True, False, AVX2_CPU, "float32"),  # emulated bfloat16 would be ~10x slower
+    ],
+)
+def test_mixed_precision_only_where_the_hardware_computes_it(
+    mixed: bool, on_gpu: bool, cpu: CpuInfo, policy: str
+) -> None:
+    assert precision_policy(mixed, on_gpu, cpu) == policy
 
 
 def test_cosine_schedule_falls_from_the_learning_rate_to_zero() -> None:
@@ -170,6 +192,7 @@ def test_train_model_learns_a_separable_task(separable: tuple[TrainResult, Datas
     assert result.history["val_accuracy"][result.best_epoch - 1] >= 0.9
     assert result.seconds > 0 and result.images_per_second > 0
     assert result.images_per_second == pytest.approx(3 * 64 / result.seconds)
+    assert result.precision_policy == "float32"  # mixed precision is off in PARAMS
 
 
 def test_train_model_keeps_the_epoch_of_lowest_validation_loss(

@@ -67,7 +67,7 @@ on the validation split ({metadata.get("threshold_policy", "n/a")}).
   `fakeimage.data.images.to_model_input`
 - trained {metadata.get("epochs_run", "n/a")} epochs (best weights from epoch
   {metadata.get("best_epoch", "n/a")}) in {metadata.get("train_seconds", 0) / 60:.1f} minutes
-  on {metadata.get("hardware", "n/a")}
+  on {metadata.get("hardware", "n/a")}, in `{metadata.get("precision_policy", "n/a")}`
 - MLflow run `{metadata.get("run_id", "n/a")}`
 
 ## Data

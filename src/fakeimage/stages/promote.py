@@ -58,6 +58,7 @@ def run(params: Params) -> None:
             "best_epoch": int(champion_run.data.metrics.get("best_epoch", 0)),
             "train_seconds": champion_run.data.metrics.get("train_seconds", 0.0),
             "hardware": champion_run.data.tags.get("hardware", "n/a"),
+            "precision_policy": champion_run.data.tags.get("precision_policy", "n/a"),
             "data_fingerprint": champion_run.data.tags.get("data_fingerprint"),
             "data": {
                 "source": champion_run.data.params.get("data.source"),

@@ -52,6 +52,7 @@ def run(params: Params) -> None:
             "best_val_roc_auc": val_metrics["roc_auc"],
         }
         mlflow.log_metrics({k: float(v) for k, v in summary.items()})
+        mlflow.set_tag("precision_policy", result.precision_policy)
         history_png = draw_history(result.history, REPORTS_DIR / "train_history.png")
         mlflow.log_artifact(str(history_png), "figures")
         model_info = mlflow.keras.log_model(
@@ -67,6 +68,7 @@ def run(params: Params) -> None:
             "model_uri": model_info.model_uri,
             "arch": params.model.arch,
             "data_fingerprint": data_fingerprint,
+            "precision_policy": result.precision_policy,
             **summary,
         }
         save_detector(TRAINED_DIR, model, metadata)
@@ -80,6 +82,7 @@ def run(params: Params) -> None:
     write_json(REPORTS_DIR / "train_history.json", history_rows)
     print(
         f"train: {params.model.arch}, best epoch {result.best_epoch}/{result.epochs_run}, "
-        f"val accuracy {val_metrics['accuracy']:.4f}, {result.seconds:.0f} s, "
+        f"val accuracy {val_metrics['accuracy']:.4f}, {result.seconds:.0f} s "
+        f"in {result.precision_policy}, "
         f"MLflow run {active.info.run_id}"
     )

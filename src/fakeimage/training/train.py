@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ import tensorflow as tf
 
 from fakeimage.config import ModelParams, TrainParams
 from fakeimage.data.preprocess import Dataset
+from fakeimage.hardware import CpuInfo, cpu_info
 from fakeimage.models.zoo import build_model
 from fakeimage.training.pipeline import make_dataset
 
@@ -24,6 +26,7 @@ class TrainResult:
     epochs_run: int
     seconds: float
     images_per_second: float
+    precision_policy: str  # the Keras dtype policy training ran in (see precision_policy)
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
@@ -83,13 +86,32 @@ def make_early_stopping(params: TrainParams) -> keras.callbacks.EarlyStopping:
     )
 
 
-def _set_precision(params: TrainParams) -> None:
-    if params.mixed_precision:
-        # bfloat16 runs on CPUs with AMX/AVX-512 and on recent GPUs; float16 on older GPUs.
-        on_gpu = bool(tf.config.list_physical_devices("GPU"))
-        keras.mixed_precision.set_global_policy("mixed_float16" if on_gpu else "mixed_bfloat16")
-    else:
-        keras.mixed_precision.set_global_policy("float32")
+def precision_policy(mixed_precision: bool, on_gpu: bool, cpu: CpuInfo) -> str:
+    """The Keras dtype policy to train in: mixed only where the hardware computes it natively.
+
+    GPUs get float16; CPUs get bfloat16 only with AMX/AVX-512 BF16 (or Arm BF16). Elsewhere
+    bfloat16 is emulated and about ten times slower than float32, so float32 it is.
+    """
+    if not mixed_precision:
+        return "float32"
+    if on_gpu:
+        return "mixed_float16"
+    return "mixed_bfloat16" if cpu.native_bfloat16 else "float32"
+
+
+def _set_precision(params: TrainParams) -> str:
+    on_gpu = bool(tf.config.list_physical_devices("GPU"))
+    cpu = cpu_info()
+    policy = precision_policy(params.mixed_precision, on_gpu, cpu)
+    if params.mixed_precision and policy == "float32":
+        print(
+            f"train: {cpu.model} has no native bfloat16 (AMX or AVX-512 BF16), where mixed "
+            "precision would run ~10x slower; training in float32 "
+            "(set train.mixed_precision: false to silence this).",
+            file=sys.stderr,
+        )
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
 
 
 def train_model(
@@ -102,7 +124,7 @@ def train_model(
 ) -> TrainResult:
     """Train with the params' optimiser and schedule; keep the weights of the best val loss."""
     keras.utils.set_random_seed(params.seed)
-    _set_precision(params)
+    policy = _set_precision(params)
     strategy = make_strategy(params.strategy)
     steps_per_epoch = int(np.ceil(len(train.y) / params.batch_size))
     with strategy.scope():
@@ -138,4 +160,5 @@ def train_model(
         epochs_run=epochs_run,
         seconds=seconds,
         images_per_second=epochs_run * len(train.y) / seconds,
+        precision_policy=policy,
     )
