@@ -5,13 +5,14 @@ Speed targets live here, not in the test suite: numbers depend on the machine an
 
 import sys
 
-from benchmarks import serving, train_throughput
+from benchmarks import reference_epoch, serving, train_throughput
 
 
 def main() -> None:
     passthrough = sys.argv[1:]
     sys.argv = [sys.argv[0]]
     train_throughput.main()
+    reference_epoch.main()
     sys.argv = [sys.argv[0], *passthrough]
     serving.main()
 

@@ -1,0 +1,120 @@
+"""How long the reference recipe's epoch takes here: does it fit the 60-minute budget?
+
+Builds the shipped reference's architecture (models/reference/metadata.json) and times
+training steps at its batch size through the project's tf.data pipeline (flip + padded crop),
+plus a validation pass, in float32 and in the mixed policy this hardware would train in.
+An epoch is scaled to the reference's train and validation split sizes; the last column says
+how many epochs fit in 60 minutes, to compare with the epochs the reference was trained for.
+`--emulated` also times mixed bfloat16 on a CPU without native support, to show why training
+falls back to float32 there.
+
+    python -m benchmarks.reference_epoch [--steps N] [--emulated]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+
+import keras
+import tensorflow as tf
+import yaml
+
+from benchmarks.train_throughput import sample_data
+from fakeimage.config import ModelParams, TrainParams, parse_params
+from fakeimage.hardware import cpu_info, hardware_description
+from fakeimage.models.zoo import build_model
+from fakeimage.paths import REFERENCE_DIR
+from fakeimage.training.pipeline import make_dataset
+from fakeimage.training.train import make_optimizer, precision_policy
+
+BUDGET_SECONDS = 60 * 60
+
+
+def reference_recipe() -> tuple[ModelParams, TrainParams, dict]:
+    """The reference's model and train params, typed, plus its metadata."""
+    metadata = json.loads((REFERENCE_DIR / "metadata.json").read_text())
+    nested: dict[str, dict] = {"model": {}, "train": {"augment": {}}}
+    for key, text in metadata["params"].items():
+        section, _, name = key.partition(".")
+        if section == "model":
+            nested["model"][name] = yaml.safe_load(text)
+        elif key.startswith("train.augment."):
+            nested["train"]["augment"][name.removeprefix("augment.")] = yaml.safe_load(text)
+        elif key in ("train.batch_size", "train.optimizer", "train.weight_decay"):
+            nested["train"][name] = yaml.safe_load(text)
+    params = parse_params(nested)
+    return params.model, params.train, metadata
+
+
+def seconds_per_epoch(
+    model_params: ModelParams,
+    train_params: TrainParams,
+    policy: str,
+    n_train: int,
+    n_val: int,
+    steps: int,
+) -> tuple[float, float]:
+    """(ms per training step, seconds per epoch incl. validation) under one dtype policy."""
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        keras.utils.set_random_seed(0)
+        batch = train_params.batch_size
+        model = build_model(model_params)
+        model.compile(
+            optimizer=make_optimizer(train_params, steps_per_epoch=steps),
+            loss="binary_crossentropy",
+        )
+        data = sample_data(batch * steps)
+        train = make_dataset(data, batch_size=batch, training=True, augment=train_params.augment)
+        model.fit(
+            train.repeat(), steps_per_epoch=3, epochs=1, verbose=0, shuffle=False
+        )  # trace, allocate
+        started = time.perf_counter()
+        model.fit(train.repeat(), steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
+        step_seconds = (time.perf_counter() - started) / steps
+        val = make_dataset(data, batch_size=max(batch, 256), training=False)
+        model.evaluate(val, verbose=0)  # trace
+        started = time.perf_counter()
+        model.evaluate(val, verbose=0)
+        val_seconds = (time.perf_counter() - started) / len(data.y) * n_val
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    return step_seconds * 1000, step_seconds * math.ceil(n_train / batch) + val_seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20, help="timed training steps per policy")
+    parser.add_argument("--emulated", action="store_true", help="time emulated bfloat16 too")
+    args = parser.parse_args()
+    model_params, train_params, metadata = reference_recipe()
+    splits = metadata["data"]["splits"]
+    n_train, n_val = splits["train"]["total"], splits["val"]["total"]
+    on_gpu = bool(tf.config.list_physical_devices("GPU"))
+    policies = ["float32", precision_policy(True, on_gpu, cpu_info())]
+    if args.emulated:
+        policies.append("mixed_bfloat16")
+    print(
+        f"\nReference recipe ({model_params.arch}, width {model_params.width}, "
+        f"stem {model_params.stem}, batch {train_params.batch_size}) on {hardware_description()}"
+    )
+    print(f"epoch = {n_train:,} training + {n_val:,} validation images\n")
+    print("| dtype policy | ms / step | s / epoch | epochs in 60 min |")
+    print("|---|---:|---:|---:|")
+    for policy in dict.fromkeys(policies):  # in order, without repeats
+        step_ms, epoch_s = seconds_per_epoch(
+            model_params, train_params, policy, n_train, n_val, args.steps
+        )
+        print(f"| {policy} | {step_ms:,.0f} | {epoch_s:,.0f} | {BUDGET_SECONDS / epoch_s:.1f} |")
+    recorded = metadata["train_seconds"] / metadata["epochs_run"]
+    print(
+        f"\nShipped reference: {metadata['epochs_run']} epochs, {recorded:,.0f} s/epoch in "
+        f"{metadata.get('precision_policy', 'n/a')} on {metadata['hardware']}"
+    )
+
+
+if __name__ == "__main__":
+    main()

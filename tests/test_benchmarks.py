@@ -1,0 +1,32 @@
+"""`make bench` helpers that read the shipped reference: they must keep up with its metadata."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+
+from benchmarks.reference_epoch import reference_recipe, seconds_per_epoch
+from fakeimage.config import ModelParams, TrainParams
+from fakeimage.paths import REFERENCE_DIR
+
+
+def test_the_reference_recipe_is_read_from_its_metadata() -> None:
+    model, train, metadata = reference_recipe()
+    recorded = json.loads((REFERENCE_DIR / "metadata.json").read_text())["params"]
+    assert metadata["epochs_run"] > 0 and metadata["data"]["splits"]["train"]["total"] > 0
+    assert model.arch == recorded["model.arch"]
+    assert model.width == int(recorded["model.width"])
+    assert model.stem == recorded["model.stem"]
+    assert train.batch_size == int(recorded["train.batch_size"])
+    assert train.augment.crop_padding == int(recorded["train.augment.crop_padding"])
+
+
+def test_an_epoch_estimate_scales_measured_steps_and_restores_float32() -> None:
+    train = TrainParams(batch_size=16)
+    step_ms, epoch_s = seconds_per_epoch(
+        ModelParams(arch="seed_cnn"), train, "float32", n_train=1600, n_val=160, steps=2
+    )
+    assert step_ms > 0
+    assert epoch_s > 100 * step_ms / 1000  # 100 training steps, plus validation
+    assert keras.mixed_precision.global_policy().name == "float32"
