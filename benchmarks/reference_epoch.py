@@ -69,9 +69,8 @@ def seconds_per_epoch(
         )
         data = sample_data(batch * steps)
         train = make_dataset(data, batch_size=batch, training=True, augment=train_params.augment)
-        model.fit(
-            train.repeat(), steps_per_epoch=3, epochs=1, verbose=0, shuffle=False
-        )  # trace, allocate
+        # Three steps to trace and allocate, then the timed ones.
+        model.fit(train.repeat(), steps_per_epoch=3, epochs=1, verbose=0, shuffle=False)
         started = time.perf_counter()
         model.fit(train.repeat(), steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
         step_seconds = (time.perf_counter() - started) / steps

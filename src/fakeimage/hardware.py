@@ -61,7 +61,7 @@ def cpu_info() -> CpuInfo:
     try:
         return parse_cpuinfo(CPUINFO.read_text())
     except OSError:
-        return CpuInfo(platform.processor() or platform.machine(), frozenset())
+        return parse_cpuinfo("")
 
 
 def hardware_description() -> str:
