@@ -19,16 +19,15 @@ import math
 import time
 
 import keras
-import tensorflow as tf
 import yaml
 
 from benchmarks.train_throughput import sample_data
 from fakeimage.config import ModelParams, TrainParams, parse_params
-from fakeimage.hardware import cpu_info, hardware_description
+from fakeimage.hardware import hardware_description
 from fakeimage.models.zoo import build_model
 from fakeimage.paths import REFERENCE_DIR
 from fakeimage.training.pipeline import make_dataset
-from fakeimage.training.train import make_optimizer, precision_policy
+from fakeimage.training.train import machine_precision_policy, make_optimizer
 
 BUDGET_SECONDS = 60 * 60
 
@@ -92,8 +91,7 @@ def main() -> None:
     model_params, train_params, metadata = reference_recipe()
     splits = metadata["data"]["splits"]
     n_train, n_val = splits["train"]["total"], splits["val"]["total"]
-    on_gpu = bool(tf.config.list_physical_devices("GPU"))
-    policies = ["float32", precision_policy(True, on_gpu, cpu_info())]
+    policies = ["float32", machine_precision_policy(True)]
     if args.emulated:
         policies.append("mixed_bfloat16")
     print(

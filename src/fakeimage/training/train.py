@@ -99,14 +99,18 @@ def precision_policy(mixed_precision: bool, on_gpu: bool, cpu: CpuInfo) -> str:
     return "mixed_bfloat16" if cpu.native_bfloat16 else "float32"
 
 
-def _set_precision(params: TrainParams) -> str:
+def machine_precision_policy(mixed_precision: bool) -> str:
+    """The policy :func:`precision_policy` picks for this machine's GPUs and CPU."""
     on_gpu = bool(tf.config.list_physical_devices("GPU"))
-    cpu = cpu_info()
-    policy = precision_policy(params.mixed_precision, on_gpu, cpu)
+    return precision_policy(mixed_precision, on_gpu, cpu_info())
+
+
+def _set_precision(params: TrainParams) -> str:
+    policy = machine_precision_policy(params.mixed_precision)
     if params.mixed_precision and policy == "float32":
         print(
-            f"train: {cpu.model} has no native bfloat16 (AMX or AVX-512 BF16), where mixed "
-            "precision would run ~10x slower; training in float32 "
+            f"train: {cpu_info().model} has no native bfloat16 (AMX or AVX-512 BF16), where "
+            "mixed precision would run ~10x slower; training in float32 "
             "(set train.mixed_precision: false to silence this).",
             file=sys.stderr,
         )
