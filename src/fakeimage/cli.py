@@ -60,18 +60,59 @@ def _evaluate(args: argparse.Namespace) -> None:
     print(json.dumps({k: report[k] for k in ("n", "accuracy", "roc_auc", "f1", "threshold")}))
 
 
-def _serve(args: argparse.Namespace) -> None:
+def _embedded_data(args: argparse.Namespace) -> None:
+    from fakeimage.data.sources.embedded import SplitSettings, build_embedded_archive
+    from fakeimage.models.card import ModelCard
+
+    reference = ModelCard.load(args.reference)
+    data = reference.params["data"]
+    settings = SplitSettings(
+        val_fraction=data["val_fraction"],
+        test_fraction=data["test_fraction"],
+        seed=data["split_seed"],
+        fingerprint=reference.data.fingerprint,
+    )
+    counts = build_embedded_archive(args.train_zip, args.reference, settings)
+    listing = ", ".join(f"{folder}: {n:,}" for folder, n in sorted(counts.items()))
+    print(f"embedded-data: wrote the embedded archive ({listing}) and the reference's record")
+
+
+def _bentoml_command(*args: str) -> list[str]:
+    bentoml = Path(sys.executable).with_name("bentoml")  # this environment's, not PATH's
+    return [str(bentoml) if bentoml.exists() else "bentoml", *args]
+
+
+def _stored_model_tag(model: str | None) -> str:
+    """Store the model folder to serve (default: the champion) in BentoML's store; its tag."""
     import os
+
+    from fakeimage.serving.bento_store import local_detector_folder, store_detector
+
+    if model:
+        os.environ["FAKEIMAGE_MODEL"] = model
+    return store_detector(local_detector_folder())
+
+
+def _serve(args: argparse.Namespace) -> None:
     import subprocess
 
-    bentoml = Path(sys.executable).with_name("bentoml")  # this environment's, not PATH's
-    command = [str(bentoml) if bentoml.exists() else "bentoml", "serve"]
-    command += ["fakeimage.serving.service:FakeImageDetector", "--host", args.host]
-    command += ["--port", str(args.port)]
-    environment = dict(os.environ)
-    if args.model:
-        environment["FAKEIMAGE_MODEL"] = args.model
-    raise SystemExit(subprocess.call(command, env=environment))
+    tag = _stored_model_tag(args.model)
+    command = _bentoml_command("serve", "fakeimage.serving.service:FakeImageDetector")
+    command += ["--host", args.host, "--port", str(args.port), "--arg", f"model_tag={tag}"]
+    print(f"serve: BentoML model {tag} on http://{args.host}:{args.port}", file=sys.stderr)
+    raise SystemExit(subprocess.call(command))
+
+
+def _bento(args: argparse.Namespace) -> None:
+    import subprocess
+
+    tag = _stored_model_tag(args.model)
+    command = _bentoml_command("build", "--arg", f"model_tag={tag}", "--output", "tag")
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise UserError(f"bentoml build failed: {result.stderr.strip().splitlines()[-1:]}")
+    bento = result.stdout.strip().splitlines()[-1].removeprefix("__tag__:")
+    print(f"bento: built {bento} serving BentoML model {tag}; run it with `bentoml serve {bento}`")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,11 +146,25 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--threshold", type=float, help="override the model's threshold")
     evaluate.set_defaults(handler=_evaluate)
 
+    embedded = commands.add_parser(
+        "embedded-data",
+        help="rebuild data/embedded from the official CIFAKE train split (byte for byte)",
+    )
+    embedded.add_argument("--train-zip", type=Path, required=True, help="cifake-train.zip")
+    embedded.add_argument("--reference", type=Path, default=Path("models/reference"))
+    embedded.set_defaults(handler=_embedded_data)
+
     serve = commands.add_parser("serve", help="serve the champion over HTTP with BentoML")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
     serve.add_argument("--model", help="model folder to serve (default: champion, else reference)")
     serve.set_defaults(handler=_serve)
+
+    bento = commands.add_parser("bento", help="build a Bento of the service and the champion")
+    bento.add_argument(
+        "--model", help="model folder to package (default: champion, else reference)"
+    )
+    bento.set_defaults(handler=_bento)
     return parser
 
 

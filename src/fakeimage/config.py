@@ -17,7 +17,7 @@ import yaml
 
 from fakeimage.errors import UserError
 
-Source = Literal["synthetic", "kaggle", "url", "archive", "folder"]
+Source = Literal["embedded", "synthetic", "kaggle", "url", "archive", "folder"]
 Arch = Literal["seed_cnn", "fidelity_net", "fidelity_se_net"]
 Stem = Literal["full", "space_to_depth"]
 Optimizer = Literal["adam", "adamw", "sgd"]
@@ -29,7 +29,7 @@ PromoteMetric = Literal["val_accuracy", "val_roc_auc", "val_loss"]
 
 @dataclass(frozen=True)
 class SyntheticParams:
-    """The offline default dataset: crops of bundled photographs vs. a generator's samples."""
+    """A stand-in made on the spot: crops of bundled photographs vs. a small VAE's samples."""
 
     train_per_class: int = 1000
     test_per_class: int = 250
@@ -44,7 +44,7 @@ class SyntheticParams:
 
 @dataclass(frozen=True)
 class DataParams:
-    source: Source = "synthetic"
+    source: Source = "embedded"
     path: str | None = None
     url: str | None = None
     sha256: str | None = None
@@ -136,6 +136,10 @@ class PromoteParams:
     metric: PromoteMetric = "val_accuracy"
     model_name: str = "fake-image-detector"
     alias: str = "champion"
+    min_unseen_images: int = 200
+
+    def __post_init__(self) -> None:
+        _require(self.min_unseen_images >= 20, "promote.min_unseen_images must be >= 20")
 
 
 @dataclass(frozen=True)
@@ -172,8 +176,8 @@ def parse_params(raw: Any) -> Params:
     return _build(Params, raw, "")
 
 
-def params_to_dict(params: Params) -> dict[str, Any]:
-    """Flatten params into dotted keys ("train.learning_rate": 0.001), as MLflow logs them."""
+def params_to_dict(params: Params | dict[str, Any]) -> dict[str, Any]:
+    """Flatten params (or their nested dict) into dotted keys, as MLflow logs them."""
     flat: dict[str, Any] = {}
 
     def walk(prefix: str, value: Any) -> None:
@@ -183,7 +187,7 @@ def params_to_dict(params: Params) -> dict[str, Any]:
         else:
             flat[prefix] = value
 
-    walk("", dataclasses.asdict(params))
+    walk("", params if isinstance(params, dict) else dataclasses.asdict(params))
     return flat
 
 

@@ -8,6 +8,10 @@ import subprocess
 from fakeimage.hardware import hardware_description
 from fakeimage.paths import project_root, tracking_uri
 
+# The MLflow UI opens an experiment by its kind: model training, not the GenAI traces overview.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+
 
 def configure_tracking(experiment: str | None = None) -> str:
     """Point MLflow at the project's store (see paths.tracking_uri); select the experiment."""
@@ -17,8 +21,26 @@ def configure_tracking(experiment: str | None = None) -> str:
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     if experiment:
-        mlflow.set_experiment(experiment)
+        selected = mlflow.set_experiment(experiment)
+        if selected.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
+            mlflow.MlflowClient().set_experiment_tag(
+                selected.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND
+            )
     return uri
+
+
+def model_requirements() -> list[str]:
+    """What a logged Keras model needs, pinned to this environment: given, so MLflow skips its
+    slow requirement inference (about 10 s a model)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    requirements = []
+    for package in ("tensorflow-cpu", "tensorflow", "keras"):
+        try:
+            requirements.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            continue
+    return requirements
 
 
 def _git(*args: str) -> str | None:

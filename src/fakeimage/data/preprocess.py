@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from fakeimage.atomic import write_bytes
+from fakeimage.data.hashes import image_digest
 from fakeimage.data.images import BadImageError, load_model_input
 from fakeimage.data.layout import CLASS_NAMES, LabelledFile, list_labelled_files
 from fakeimage.errors import UserError
@@ -69,7 +70,7 @@ def decode_files(files: list[LabelledFile], workers: int = 0) -> tuple[dict[str,
         split = decoded[item.split]
         split.pixels.append(pixels)
         split.labels.append(item.label)
-        split.hashes.append(hashlib.sha256(pixels.tobytes()).hexdigest())
+        split.hashes.append(image_digest(pixels))
     return dict(decoded), {"count": len(bad), "examples": bad[:_EXAMPLES]}
 
 

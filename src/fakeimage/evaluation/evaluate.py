@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -13,18 +13,17 @@ from fakeimage.data.preprocess import Dataset, decode_files, load_split
 from fakeimage.data.sources.archives import extract_archive
 from fakeimage.evaluation.metrics import classification_metrics
 from fakeimage.evaluation.robustness import CORRUPTIONS
-from fakeimage.models.inference import Detector
 
 ROBUSTNESS_KEYS = ("accuracy", "f1", "roc_auc", "log_loss")
 
 
 def robustness_table(
-    detector: Detector, data: Dataset, threshold: float, bins: int
-) -> dict[str, dict[str, Any]]:
+    score: Callable[[np.ndarray], np.ndarray], data: Dataset, threshold: float, bins: int
+) -> dict[str, dict[str, float]]:
     """Key metrics on each corrupted copy of the data, at the same threshold."""
     table = {}
     for name, corrupt in CORRUPTIONS.items():
-        probabilities = detector.predict_proba(corrupt(data.x))
+        probabilities = score(corrupt(data.x))
         scores = classification_metrics(data.y, probabilities, threshold, bins)
         table[name] = {key: scores[key] for key in ROBUSTNESS_KEYS}
     return table

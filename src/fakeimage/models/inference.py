@@ -1,47 +1,60 @@
 """Loading saved detectors and scoring preprocessed images: shared by every consumer.
 
-A packaged detector is a folder holding `model.keras` and `metadata.json` (name, version,
-decision threshold, metrics). The evaluate stage, the CLI, the BentoML service and the web
-page all load and score through these functions.
+A packaged detector is a folder holding `model.keras`, its typed card (`card.json`: name,
+version, decision threshold, metrics, lineage), the record of its training images and, once
+evaluated, a Markdown model card. The evaluate and promote stages, the CLI, the BentoML service
+and the web page all load and score through these functions.
 """
 
 from __future__ import annotations
 
-import json
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from fakeimage.data.hashes import TRAINING_IMAGES_FILE, save_training_record
 from fakeimage.data.images import IMAGE_SIZE
 from fakeimage.errors import UserError
+from fakeimage.models.card import CARD_FILE, ModelCard
+from fakeimage.models.card_markdown import MARKDOWN_FILE, render_model_card
 
 MODEL_FILE = "model.keras"
-METADATA_FILE = "metadata.json"
 
 
 @dataclass
 class Detector:
-    """A trained model plus what is needed to turn its scores into verdicts."""
+    """A trained model plus its card, which says how to turn its scores into verdicts."""
 
     model: keras.Model
-    threshold: float = 0.5
-    name: str = "fake-image-detector"
-    version: str = "unregistered"
-    metadata: dict[str, Any] = field(default_factory=dict)
+    card: ModelCard | None = None
+    label: str = ""
+    """How to name a model without a card (a bare .keras file)."""
     _forwards: dict[bool, Callable[[np.ndarray], np.ndarray]] = field(
         default_factory=dict, repr=False
     )
 
+    @property
+    def threshold(self) -> float:
+        return self.card.threshold if self.card else 0.5
+
+    @property
+    def name(self) -> str:
+        return self.card.name if self.card else (self.label or "model")
+
+    @property
+    def version(self) -> str:
+        return self.card.version if self.card else "unregistered"
+
     def predict_proba(self, images: np.ndarray, *, flip_tta: bool | None = None) -> np.ndarray:
-        """P(FAKE) for uint8 images (N, 32, 32, 3); flip TTA as the metadata says by default."""
+        """P(FAKE) for uint8 images (N, 32, 32, 3); flip TTA as the card says by default."""
         if flip_tta is None:
-            flip_tta = bool(self.metadata.get("flip_tta", False))
+            flip_tta = self.card.flip_tta if self.card else False
         if flip_tta not in self._forwards:
             self._forwards[flip_tta] = make_forward(self.model, flip_tta=flip_tta)
         return self._forwards[flip_tta](images)
@@ -106,22 +119,14 @@ def load_detector(location: str | Path) -> Detector:
         model_path = path / MODEL_FILE
         if not model_path.is_file():
             raise UserError(f"{path} holds no {MODEL_FILE}: train one with `dvc repro`")
-        metadata_path = path / METADATA_FILE
-        metadata = json.loads(metadata_path.read_text()) if metadata_path.is_file() else {}
-        return Detector(
-            load_keras_model(model_path),
-            threshold=float(metadata.get("threshold", 0.5)),
-            name=str(metadata.get("name", path.name)),
-            version=str(metadata.get("version", "unregistered")),
-            metadata=metadata,
-        )
+        return Detector(load_keras_model(model_path), ModelCard.load(path))
     if path.is_file():
-        return Detector(load_keras_model(path), name=path.stem)
+        return Detector(load_keras_model(path), label=path.stem)
     raise UserError(f"no model at {path}: give a model folder, a .keras file or models:/NAME@ALIAS")
 
 
 def _load_from_mlflow(uri: str) -> Detector:
-    """Load a registered or logged model with the threshold its evaluation chose."""
+    """Load a registered or logged model with the card its run carries."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -131,36 +136,32 @@ def _load_from_mlflow(uri: str) -> Detector:
     try:
         model = mlflow.keras.load_model(uri)
         run_id = mlflow.models.get_model_info(uri).run_id
-        version = uri.rsplit("/", 1)[-1]
-        if uri.startswith("models:/") and "@" in uri:
-            name, alias = uri.removeprefix("models:/").split("@", 1)
-            version = str(mlflow.MlflowClient().get_model_version_by_alias(name, alias).version)
-        evaluation = mlflow.artifacts.load_dict(f"runs:/{run_id}/detector/evaluation.json")
+        card = ModelCard.from_json(
+            mlflow.artifacts.load_text(f"runs:/{run_id}/detector/{CARD_FILE}"), uri
+        )
+        if uri.startswith("models:/"):
+            name, _, reference = uri.removeprefix("models:/").partition("@")
+            client = mlflow.MlflowClient()
+            if reference:
+                version = client.get_model_version_by_alias(name, reference).version
+            else:
+                name, _, version = name.partition("/")
+            card = card.model_copy(update={"name": name, "version": str(version)})
     except MlflowException as exc:
         raise UserError(f"cannot load {uri} from MLflow: {exc.message}") from None
-    return Detector(
-        model,
-        threshold=float(evaluation["threshold"]),
-        name=uri,
-        version=version,
-        metadata={"run_id": run_id, "flip_tta": evaluation.get("flip_tta", False)},
-    )
+    return Detector(model, card)
 
 
 def save_detector(
-    detector_dir: Path,
-    model: keras.Model | Path,
-    metadata: dict[str, Any],
-    extra_files: dict[str, str] | None = None,
+    detector_dir: Path, model: keras.Model | Path, card: ModelCard, record: np.ndarray
 ) -> None:
-    """Write a detector folder (model, metadata, extra text files) that replaces detector_dir.
+    """Write a detector folder that replaces detector_dir: model, card, training-image record.
 
-    `model` is a Keras model or the path of a .keras file to copy. The folder is assembled
-    beside the target and swapped in by rename, so readers never see half of it.
+    `model` is a Keras model or the path of a .keras file to copy. An evaluated card is also
+    rendered as Markdown. The folder is assembled beside the target and swapped in by rename,
+    so readers never see half of it.
     """
-    import shutil
-
-    from fakeimage.atomic import replace_directory, write_json, write_text
+    from fakeimage.atomic import replace_directory, write_text
 
     detector_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{detector_dir.name}-", dir=detector_dir.parent))
@@ -170,9 +171,10 @@ def save_detector(
             shutil.copyfile(model, staging / MODEL_FILE)
         else:
             model.save(staging / MODEL_FILE)
-        write_json(staging / METADATA_FILE, metadata)
-        for name, text in (extra_files or {}).items():
-            write_text(staging / name, text)
+        save_training_record(staging / TRAINING_IMAGES_FILE, record)
+        card.save(staging)
+        if card.evaluation is not None:
+            write_text(staging / MARKDOWN_FILE, render_model_card(card))
         replace_directory(staging, detector_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

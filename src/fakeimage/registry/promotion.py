@@ -1,29 +1,41 @@
-"""Choosing the champion: best validation metric among runs on the same data, then the registry.
+"""The champion rule: a challenger takes the alias only if it beats the champion on the same images.
 
-Test metrics never decide anything here: they stay an unbiased estimate. A run takes the
-`champion` alias only if it beats the current champion on the validation metric, unless the
-current champion was trained on other data, whose numbers are not comparable.
+Both models are scored now, through the same forward path, on the current validation images
+that neither of them trained on. The challenger wins only if the one-sided 95% lower bound of
+the paired bootstrap difference of the metric (challenger minus champion, resampling images) is
+above zero: a lead smaller than the sampling noise of those images keeps the champion. A model
+trained on the synthetic stand-in never displaces one trained on real data, and with too few
+unseen images the champion stays.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
+import numpy as np
+from sklearn.metrics import roc_auc_score
 
-from fakeimage.errors import UserError
+RESAMPLES = 2000
+CONFIDENCE = 0.95
+_EPS = 1e-7
 
 
 @dataclass(frozen=True)
-class Candidate:
-    run_id: str
-    value: float
-    data_fingerprint: str
-    model_uri: str
+class Scored:
+    """One model's view of the shared images: P(FAKE) and its own decision threshold."""
+
+    probabilities: np.ndarray
+    threshold: float
+
+
+@dataclass(frozen=True)
+class Comparison:
+    metric: str
+    images: int
+    champion: float
+    challenger: float
+    lower_bound: float
+    """One-sided lower bound of the paired improvement (in "higher is better" units)."""
 
 
 @dataclass(frozen=True)
@@ -37,98 +49,81 @@ def metric_key(metric: str) -> str:
     return f"best_{metric}"
 
 
-def is_better(value: float, other: float, metric: str) -> bool:
-    """Strictly better: lower for losses, higher for everything else."""
-    return value < other if metric.endswith("loss") else value > other
+def _per_image_gain(metric: str, labels: np.ndarray, scored: Scored) -> np.ndarray | None:
+    """Per-image contributions for metrics that are means (accuracy, log loss), gain-oriented."""
+    p = np.clip(scored.probabilities, _EPS, 1 - _EPS)
+    if metric == "val_accuracy":
+        return ((p >= scored.threshold) == labels.astype(bool)).astype(np.float64)
+    if metric == "val_loss":  # negative log loss: higher is better
+        return np.where(labels == 1, np.log(p), np.log(1 - p))
+    return None
 
 
-def decide(candidate: Candidate, champion: Candidate | None, metric: str) -> Decision:
-    """Should the candidate take the alias from the current champion?"""
-    if champion is None:
-        return Decision(True, "there is no champion yet")
-    if champion.run_id == candidate.run_id:
-        return Decision(False, "the best run is already the champion")
-    if champion.data_fingerprint != candidate.data_fingerprint:
+def metric_value(metric: str, labels: np.ndarray, scored: Scored) -> float:
+    """The metric on these images, in its own units (log loss positive)."""
+    gains = _per_image_gain(metric, labels, scored)
+    if gains is None:
+        return float(roc_auc_score(labels, scored.probabilities))
+    return float(gains.mean() if metric == "val_accuracy" else -gains.mean())
+
+
+def compare(
+    metric: str, labels: np.ndarray, champion: Scored, challenger: Scored, seed: int = 0
+) -> Comparison:
+    """Both models' metric on the same images and the bootstrap bound of the improvement."""
+    labels = np.asarray(labels).astype(np.int64)
+    rng = np.random.default_rng(seed)
+    samples = rng.integers(0, len(labels), size=(RESAMPLES, len(labels)))
+    champion_gain = _per_image_gain(metric, labels, champion)
+    challenger_gain = _per_image_gain(metric, labels, challenger)
+    if champion_gain is not None and challenger_gain is not None:
+        differences = (challenger_gain - champion_gain)[samples].mean(axis=1)
+    else:  # ROC-AUC is not a mean over images: recompute it on every resample
+        differences = np.array(
+            [
+                roc_auc_score(labels[rows], challenger.probabilities[rows])
+                - roc_auc_score(labels[rows], champion.probabilities[rows])
+                for rows in samples
+                if 0 < labels[rows].sum() < len(rows)
+            ]
+        )
+    return Comparison(
+        metric=metric,
+        images=len(labels),
+        champion=metric_value(metric, labels, champion),
+        challenger=metric_value(metric, labels, challenger),
+        lower_bound=float(np.quantile(differences, 1 - CONFIDENCE)),
+    )
+
+
+def decide(
+    comparison: Comparison | None,
+    *,
+    unseen_images: int,
+    min_unseen_images: int,
+    challenger_real: bool,
+    champion_real: bool,
+) -> Decision:
+    """Should the challenger take the alias from the champion?"""
+    if champion_real and not challenger_real:
         return Decision(
-            True,
-            "the current champion was trained on other data "
-            f"({champion.data_fingerprint[:12]} vs {candidate.data_fingerprint[:12]}); "
-            "its metrics are not comparable, so the best model on the current data takes over",
+            False,
+            "the challenger was trained on the synthetic stand-in and the champion on real "
+            "data: a synthetic-data model never replaces a real-data one",
         )
-    if is_better(candidate.value, champion.value, metric):
+    if unseen_images < min_unseen_images:
         return Decision(
-            True, f"{metric} {candidate.value:.5f} beats the champion's {champion.value:.5f}"
+            False,
+            f"only {unseen_images} validation images are unseen by both models (fewer than "
+            f"promote.min_unseen_images {min_unseen_images}): too few to tell them apart",
         )
-    return Decision(
-        False,
-        f"{metric} {candidate.value:.5f} does not beat the champion's {champion.value:.5f}",
+    if comparison is None:
+        return Decision(False, "the unseen validation images hold only one class")
+    name = comparison.metric.removeprefix("val_")
+    scores = (
+        f"{name} {comparison.challenger:.4f} vs the champion's {comparison.champion:.4f} "
+        f"on the same {comparison.images} unseen images"
     )
-
-
-def best_candidate(
-    client: MlflowClient, experiment_id: str, data_fingerprint: str, metric: str
-) -> Candidate:
-    """The evaluated run with the best validation metric on this data."""
-    key = metric_key(metric)
-    order = "ASC" if metric.endswith("loss") else "DESC"
-    runs = client.search_runs(
-        [experiment_id],
-        filter_string=(
-            f"tags.data_fingerprint = '{data_fingerprint}' and tags.evaluated = 'true' "
-            "and attributes.status = 'FINISHED'"
-        ),
-        order_by=[f"metrics.{key} {order}", "attributes.start_time ASC"],
-        max_results=50,
-    )
-    runs = [r for r in runs if key in r.data.metrics and "model_uri" in r.data.tags]
-    if not runs:
-        raise UserError("no evaluated run on the current data: run the train and evaluate stages")
-    return _candidate(runs[0], key)
-
-
-def _candidate(run: Any, key: str) -> Candidate:
-    return Candidate(
-        run_id=run.info.run_id,
-        value=float(run.data.metrics[key]),
-        data_fingerprint=run.data.tags.get("data_fingerprint", ""),
-        model_uri=run.data.tags["model_uri"],
-    )
-
-
-def current_champion(client: MlflowClient, name: str, alias: str, metric: str) -> Candidate | None:
-    try:
-        version = client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        return None
-    run = client.get_run(version.run_id)
-    key = metric_key(metric)
-    if key not in run.data.metrics or "model_uri" not in run.data.tags:
-        return None
-    return _candidate(run, key)
-
-
-def register(client: MlflowClient, name: str, candidate: Candidate) -> str:
-    """The registry version of the candidate's model, registering it once."""
-    try:
-        client.get_registered_model(name)
-    except MlflowException:
-        client.create_registered_model(
-            name, description="CNN that tells AI-generated (FAKE) images from real ones (REAL)."
-        )
-    existing = client.search_model_versions(f"name = '{name}' and run_id = '{candidate.run_id}'")
-    if existing:
-        return str(max(int(v.version) for v in existing))
-    version = client.create_model_version(name, candidate.model_uri, run_id=candidate.run_id)
-    return str(version.version)
-
-
-def download_detector_files(run_id: str, scratch: Path) -> tuple[Path, dict[str, Any]]:
-    """The run's `detector/model.keras` (downloaded into scratch) and its evaluation."""
-    import mlflow
-
-    local = Path(
-        mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path="detector", dst_path=str(scratch)
-        )
-    )
-    return local / "model.keras", json.loads((local / "evaluation.json").read_text())
+    if comparison.lower_bound > 0:
+        return Decision(True, f"{scores}; the lead is above the sampling noise (95% bound > 0)")
+    return Decision(False, f"{scores}; not better by more than the sampling noise")

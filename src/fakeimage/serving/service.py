@@ -12,14 +12,15 @@ Two processes, one entry point:
 
 Endpoints: POST /predict (multipart field `image`), POST /predict_batch (field `images`,
 repeated), POST /explain (field `image`, answers a PNG); BentoML's /livez, /readyz and /metrics.
-Limits come from FAKEIMAGE_* environment variables (see `predictions.ServingConfig`), the model
-from FAKEIMAGE_MODEL (default: models/champion, else models/reference).
+Limits come from FAKEIMAGE_* environment variables (see `predictions.ServingConfig`). Both
+processes declare the model they serve, a BentoML store model (see `bento_store`): the Bento
+argument `model_tag`, else the local champion (models/champion, else models/reference, or the
+folder named by FAKEIMAGE_MODEL).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ from PIL import Image
 from starlette.responses import JSONResponse, Response
 
 from fakeimage.serving import gradcam
+from fakeimage.serving.bento_store import served_model_tag
 from fakeimage.serving.predictions import (
     MULTIPART_SLACK,
     FilePrediction,
@@ -54,17 +56,20 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("bentoml.fakeimage")
 CONFIG = ServingConfig.from_env()
+MODEL_TAG = served_model_tag()
 
 
-def load_served_detector(role: str, threads: int) -> tuple[Detector, ModelInfo]:
-    """The detector this process serves (FAKEIMAGE_MODEL, else champion, else reference).
+def load_served_detector(
+    stored: bentoml.Model, role: str, threads: int
+) -> tuple[Detector, ModelInfo]:
+    """The detector in the declared store model, loaded for this process.
 
     Sets TensorFlow's thread count first (0 keeps TensorFlow's default, all cores), traces the
     forward pass before traffic arrives and logs which model it serves.
     """
     import tensorflow as tf
 
-    from fakeimage.models.inference import resolve_detector
+    from fakeimage.models.inference import load_detector
 
     if threads:
         try:
@@ -72,7 +77,8 @@ def load_served_detector(role: str, threads: int) -> tuple[Detector, ModelInfo]:
             tf.config.threading.set_inter_op_parallelism_threads(threads)
         except RuntimeError:  # TensorFlow already ran something in this process
             logger.warning("TensorFlow was initialised already; keeping its thread count")
-    detector, source = resolve_detector(os.environ.get("FAKEIMAGE_MODEL"))
+    detector = load_detector(Path(stored.path))
+    source = f"BentoML model {stored.tag}"
     detector.predict_proba(np.zeros((1, 32, 32, 3), dtype=np.uint8))
     info = ModelInfo.from_detector(detector, source)
     logger.info(
@@ -100,8 +106,12 @@ def load_served_detector(role: str, threads: int) -> tuple[Detector, ModelInfo]:
 class DetectorModel:
     """The batch scorer behind /predict_batch: loaded once, called in adaptive batches."""
 
+    bento_model = bentoml.models.BentoModel(MODEL_TAG)
+
     def __init__(self) -> None:
-        detector, _ = load_served_detector("batch model worker", CONFIG.batch_threads)
+        detector, _ = load_served_detector(
+            self.bento_model, "batch model worker", CONFIG.batch_threads
+        )
         self.score = detector.predict_proba
 
     @bentoml.api(
@@ -124,9 +134,10 @@ class FakeImageDetector:
     """Tell AI-generated images from real photographs: POST an image, get REAL or FAKE."""
 
     model = bentoml.depends(DetectorModel)
+    bento_model = bentoml.models.BentoModel(MODEL_TAG)
 
     def __init__(self) -> None:
-        detector, self.info = load_served_detector("API", CONFIG.model_threads)
+        detector, self.info = load_served_detector(self.bento_model, "API", CONFIG.model_threads)
         self.score = detector.predict_proba
         self.gradients = gradcam.gradient_model(detector.model)
         tmpdir = upload_tmpdir()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mlflow
+import numpy as np
 
 from fakeimage.atomic import write_json
 from fakeimage.config import Params
@@ -10,6 +11,7 @@ from fakeimage.data.preprocess import load_split
 from fakeimage.evaluation.evaluate import robustness_table
 from fakeimage.evaluation.metrics import choose_threshold, classification_metrics
 from fakeimage.evaluation.plots import draw_figures, plot_records
+from fakeimage.models.card import CARD_FILE, Evaluation, Scores
 from fakeimage.models.inference import load_detector
 from fakeimage.paths import REPORTS_DIR, TRAINED_DIR, split_path
 from fakeimage.tracking import configure_tracking
@@ -21,18 +23,23 @@ FIGURES_DIR = REPORTS_DIR / "figures"
 def run(params: Params) -> None:
     settings = params.evaluate
     detector = load_detector(TRAINED_DIR)
-    detector.metadata["flip_tta"] = settings.flip_tta
+    card = detector.card
+    assert card is not None  # the train stage always writes one
+
+    def score(images: np.ndarray) -> np.ndarray:
+        return detector.predict_proba(images, flip_tta=settings.flip_tta)
+
     val, test = load_split(split_path("val")), load_split(split_path("test"))
 
-    val_probabilities = detector.predict_proba(val.x)
+    val_probabilities = score(val.x)
     threshold = choose_threshold(
         val.y, val_probabilities, settings.threshold_policy, settings.fixed_threshold
     )
     bins = settings.calibration_bins
     val_metrics = classification_metrics(val.y, val_probabilities, threshold, bins)
-    test_probabilities = detector.predict_proba(test.x)
+    test_probabilities = score(test.x)
     test_metrics = classification_metrics(test.y, test_probabilities, threshold, bins)
-    robustness = robustness_table(detector, test, threshold, bins)
+    robustness = robustness_table(score, test, threshold, bins)
 
     evaluation = {
         "threshold": threshold,
@@ -49,7 +56,19 @@ def run(params: Params) -> None:
     figures = draw_figures(records, test_metrics, robustness, FIGURES_DIR)
 
     configure_tracking(params.mlflow.experiment)
-    with mlflow.start_run(run_id=detector.metadata["run_id"]):
+    evaluated = card.model_copy(
+        update={
+            "evaluation": Evaluation(
+                threshold=threshold,
+                threshold_policy=settings.threshold_policy,
+                flip_tta=settings.flip_tta,
+                val=Scores(**val_metrics),
+                test=Scores(**test_metrics),
+                robustness=robustness,
+            )
+        }
+    )
+    with mlflow.start_run(run_id=card.run_id):
         mlflow.log_metric("threshold", threshold)
         # "tuned_val": validation at the chosen threshold; plain val_* are Keras' per-epoch series.
         for prefix, scores in (("test", test_metrics), ("tuned_val", val_metrics)):
@@ -60,7 +79,7 @@ def run(params: Params) -> None:
             mlflow.log_metrics({f"robust_{corruption}_{k}": float(v) for k, v in scores.items()})
         for figure in figures:
             mlflow.log_artifact(str(figure), "figures")
-        mlflow.log_dict({**evaluation, "robustness": robustness}, "detector/evaluation.json")
+        mlflow.log_text(evaluated.to_json(), f"detector/{CARD_FILE}")
         mlflow.set_tag("evaluated", "true")
 
     print(

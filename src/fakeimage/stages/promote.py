@@ -1,95 +1,186 @@
-"""promote: register the best run on the current data; move `champion` if it wins; export it."""
+"""promote: the best new run challenges the champion on the same unseen images; export the winner.
+
+On a registry that lacks the model, the shipped reference is imported first and becomes the
+champion, so every pipeline model has to beat it. `models/champion/` is always the alias's model.
+"""
 
 from __future__ import annotations
 
-import json
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from mlflow import MlflowClient
 
 from fakeimage.atomic import write_json
-from fakeimage.config import Params
-from fakeimage.models.inference import METADATA_FILE, save_detector
-from fakeimage.paths import CHAMPION_DIR, DATA_REPORT, REPORTS_DIR, TRAINED_DIR
-from fakeimage.registry.model_card import render_model_card
-from fakeimage.registry.promotion import (
+from fakeimage.config import Params, PromoteParams
+from fakeimage.data.hashes import TRAINING_IMAGES_FILE, load_training_record, seen_in_training
+from fakeimage.data.preprocess import Dataset, fingerprint, load_split
+from fakeimage.models.card import ModelCard
+from fakeimage.models.inference import MODEL_FILE, Detector, load_detector, save_detector
+from fakeimage.paths import CHAMPION_DIR, REFERENCE_DIR, REPORTS_DIR, split_path
+from fakeimage.registry.promotion import Comparison, Decision, Scored, compare, decide
+from fakeimage.registry.store import (
+    aliased_version,
     best_candidate,
-    current_champion,
-    decide,
-    download_detector_files,
-    register,
+    describe_version,
+    download_detector_folder,
+    has_registered_model,
+    import_reference,
+    register_run,
 )
 from fakeimage.tracking import configure_tracking
 
 
 def run(params: Params) -> None:
     settings = params.promote
+    name, alias = settings.model_name, settings.alias
     configure_tracking(params.mlflow.experiment)
     client = MlflowClient()
     experiment = client.get_experiment_by_name(params.mlflow.experiment)
-    trained = json.loads((TRAINED_DIR / METADATA_FILE).read_text())
-    fingerprint = trained["data_fingerprint"]
+    imported = None
+    if not has_registered_model(client, name) and (REFERENCE_DIR / MODEL_FILE).is_file():
+        imported = import_reference(client, experiment.experiment_id, name, REFERENCE_DIR)
+        client.set_registered_model_alias(name, alias, imported)
+        reason = "the shipped reference is the first champion"
+        describe_version(
+            client,
+            name,
+            imported,
+            ModelCard.load(REFERENCE_DIR),
+            {"promotion": "imported", "promotion_reason": reason},
+        )
 
-    candidate = best_candidate(client, experiment.experiment_id, fingerprint, settings.metric)
-    champion = current_champion(client, settings.model_name, settings.alias, settings.metric)
-    decision = decide(candidate, champion, settings.metric)
-    version = register(client, settings.model_name, candidate)
-    if decision.promote:
-        client.set_registered_model_alias(settings.model_name, settings.alias, version)
-    champion_version = client.get_model_version_by_alias(settings.model_name, settings.alias)
-    champion_run = client.get_run(champion_version.run_id)
+    splits = {split: load_split(split_path(split)) for split in ("train", "val", "test")}
+    candidate = best_candidate(
+        client, experiment.experiment_id, fingerprint(splits), settings.metric
+    )
+    candidate_run = candidate.info.run_id
+    candidate_version = register_run(client, name, candidate_run, candidate.data.tags["model_uri"])
+    previous = aliased_version(client, name, alias)
 
-    with tempfile.TemporaryDirectory(prefix="fakeimage-champion-") as scratch:
-        model_file, evaluation = download_detector_files(champion_run.info.run_id, Path(scratch))
-        metadata = {
-            "name": settings.model_name,
-            "version": str(champion_version.version),
-            "alias": settings.alias,
-            "run_id": champion_run.info.run_id,
-            "threshold": evaluation["threshold"],
-            "threshold_policy": evaluation["threshold_policy"],
-            "flip_tta": evaluation["flip_tta"],
-            "arch": champion_run.data.params.get("model.arch"),
-            "parameters": int(champion_run.data.metrics.get("parameters", 0)),
-            "macs": int(champion_run.data.metrics.get("macs", 0)),
-            "epochs_run": int(champion_run.data.metrics.get("epochs_run", 0)),
-            "best_epoch": int(champion_run.data.metrics.get("best_epoch", 0)),
-            "train_seconds": champion_run.data.metrics.get("train_seconds", 0.0),
-            "hardware": champion_run.data.tags.get("hardware", "n/a"),
-            "precision_policy": champion_run.data.tags.get("precision_policy", "n/a"),
-            "data_fingerprint": champion_run.data.tags.get("data_fingerprint"),
-            "data": {
-                "source": champion_run.data.params.get("data.source"),
-                "splits": json.loads(DATA_REPORT.read_text())["splits"]
-                if champion_run.data.tags.get("data_fingerprint") == fingerprint
-                else "see the MLflow run",
-            },
-            "metrics": {"test": evaluation["test"], "val": evaluation["val"]},
-            "robustness": evaluation["robustness"],
-            "params": dict(champion_run.data.params),
-            "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "reproduce": "dvc repro",
-        }
-        card = render_model_card(metadata)
-        save_detector(CHAMPION_DIR, model_file, metadata, {"MODEL_CARD.md": card})
+    with tempfile.TemporaryDirectory(prefix="fakeimage-promote-") as scratch:
+        folders = {candidate_run: download_detector_folder(candidate_run, Path(scratch))}
+        report: dict[str, Any] = {"metric": settings.metric}
+        if previous is None:
+            decision = Decision(True, "there is no champion yet")
+        elif previous.run_id == candidate_run:
+            decision = Decision(False, "the best new run is already the champion")
+        else:
+            folders[previous.run_id] = download_detector_folder(previous.run_id, Path(scratch))
+            decision, comparison, unseen = _challenge(
+                folders[previous.run_id], folders[candidate_run], splits["val"], settings
+            )
+            report |= _comparison_report(comparison, unseen)
+        if decision.promote:
+            client.set_registered_model_alias(name, alias, candidate_version)
+        challenger_card = load_detector(folders[candidate_run]).card
+        outcome = "promoted" if decision.promote else "kept the champion"
+        describe_version(
+            client,
+            name,
+            candidate_version,
+            challenger_card,  # type: ignore[arg-type]
+            {"promotion": outcome, "promotion_reason": decision.reason, **_tags(report)},
+        )
+        champion = aliased_version(client, name, alias)
+        assert champion is not None
+        _export(folders[champion.run_id], name, champion.version, alias, champion.tags)
 
-    report = {
-        "candidate_run": candidate.run_id,
-        "candidate_version": version,
-        "metric": settings.metric,
-        "candidate_value": candidate.value,
-        "previous_champion_run": champion.run_id if champion else None,
-        "previous_champion_value": champion.value if champion else None,
+    report |= {
         "promoted": decision.promote,
         "reason": decision.reason,
-        "champion_version": str(champion_version.version),
-        "champion_run": champion_run.info.run_id,
+        "reference_imported_as_version": imported,
+        "challenger_run": candidate_run,
+        "challenger_version": candidate_version,
+        "previous_champion_version": previous.version if previous else None,
+        "previous_champion_run": previous.run_id if previous else None,
+        "champion_version": str(champion.version),
+        "champion_run": champion.run_id,
     }
     write_json(REPORTS_DIR / "promotion.json", report)
-    verdict = "promoted" if decision.promote else "kept the champion"
     print(
-        f"promote: {verdict}: {decision.reason}; {settings.model_name}@{settings.alias} is "
-        f"version {champion_version.version}, exported to {CHAMPION_DIR}"
+        f"promote: {outcome}: {decision.reason}; {name}@{alias} is version {champion.version}, "
+        f"exported to {CHAMPION_DIR}"
     )
+
+
+def _challenge(
+    champion_folder: Path, challenger_folder: Path, val: Dataset, settings: PromoteParams
+) -> tuple[Decision, Comparison | None, dict[str, int]]:
+    """Score both models on the validation images neither trained on; apply the rule."""
+    champion, challenger = load_detector(champion_folder), load_detector(challenger_folder)
+    seen_by_champion = seen_in_training(
+        val.x, load_training_record(champion_folder / TRAINING_IMAGES_FILE)
+    )
+    seen_by_challenger = seen_in_training(
+        val.x, load_training_record(challenger_folder / TRAINING_IMAGES_FILE)
+    )
+    unseen = ~(seen_by_champion | seen_by_challenger)
+    counts = {
+        "validation_images": len(val.y),
+        "seen_by_champion": int(seen_by_champion.sum()),
+        "seen_by_challenger": int(seen_by_challenger.sum()),
+        "unseen_images": int(unseen.sum()),
+    }
+    images, labels = val.x[unseen], val.y[unseen]
+    comparison = None
+    if counts["unseen_images"] >= settings.min_unseen_images and len(set(labels.tolist())) == 2:
+        comparison = compare(
+            settings.metric, labels, _scored(champion, images), _scored(challenger, images)
+        )
+    assert champion.card is not None and challenger.card is not None
+    decision = decide(
+        comparison,
+        unseen_images=counts["unseen_images"],
+        min_unseen_images=settings.min_unseen_images,
+        challenger_real=challenger.card.data.is_real,
+        champion_real=champion.card.data.is_real,
+    )
+    return decision, comparison, counts
+
+
+def _scored(detector: Detector, images: np.ndarray) -> Scored:
+    return Scored(detector.predict_proba(images), detector.threshold)
+
+
+def _comparison_report(comparison: Comparison | None, counts: dict[str, int]) -> dict[str, Any]:
+    scores = {}
+    if comparison is not None:
+        scores = {
+            "images": comparison.images,
+            "champion_score": comparison.champion,
+            "challenger_score": comparison.challenger,
+            "improvement_lower_bound": comparison.lower_bound,
+        }
+    return {**counts, **scores}
+
+
+def _tags(report: dict[str, Any]) -> dict[str, str]:
+    keys = ("unseen_images", "champion_score", "challenger_score")
+    return {
+        key: f"{report[key]:.4f}" if isinstance(report[key], float) else str(report[key])
+        for key in keys
+        if key in report
+    }
+
+
+def _export(folder: Path, name: str, version: str, alias: str, tags: dict[str, str]) -> None:
+    """Write the champion's folder, its card naming the registry version and why it holds it."""
+    detector = load_detector(folder)
+    assert detector.card is not None
+    card = detector.card
+    lineage = card.lineage.model_copy(update={"promotion": tags.get("promotion_reason")})
+    card = card.model_copy(
+        update={
+            "name": name,
+            "version": str(version),
+            "alias": alias,
+            "lineage": lineage,
+            "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    )
+    record = load_training_record(folder / TRAINING_IMAGES_FILE)
+    save_detector(CHAMPION_DIR, folder / MODEL_FILE, card, record)

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import keras
 import mlflow
 
 from fakeimage.atomic import write_json
 from fakeimage.config import Params, params_to_dict
+from fakeimage.data.hashes import TRAINING_IMAGES_FILE, training_record
 from fakeimage.data.preprocess import fingerprint, load_split
+from fakeimage.data.sources import describe_source
 from fakeimage.evaluation.metrics import classification_metrics
 from fakeimage.evaluation.plots import draw_history
+from fakeimage.models.card import (
+    CARD_FILE,
+    Architecture,
+    DataRecord,
+    ModelCard,
+    SplitCounts,
+    Training,
+    TrainingImages,
+)
 from fakeimage.models.inference import MODEL_FILE, predict_proba, save_detector
 from fakeimage.models.zoo import count_macs, inference_copy
-from fakeimage.paths import REPORTS_DIR, TRAINED_DIR, split_path
-from fakeimage.tracking import configure_tracking, provenance_tags
+from fakeimage.paths import DATA_REPORT, REPORTS_DIR, TRAINED_DIR, split_path
+from fakeimage.tracking import configure_tracking, model_requirements, provenance_tags
 from fakeimage.training.train import train_model
 
 
@@ -33,7 +47,12 @@ def run(params: Params) -> None:
     data_fingerprint = fingerprint(splits)
     train, val = splits["train"], splits["val"]
     configure_tracking(params.mlflow.experiment)
-    tags = {**provenance_tags(), "data_fingerprint": data_fingerprint, "arch": params.model.arch}
+    tags = {
+        **provenance_tags(),
+        "data_fingerprint": data_fingerprint,
+        "data_source": params.data.source,
+        "arch": params.model.arch,
+    }
     with mlflow.start_run(run_name=tags.get("dvc_experiment"), tags=tags) as active:
         mlflow.log_params(params_to_dict(params))
         result = train_model(params.model, params.train, train, val, callbacks=[_LogEpochs()])
@@ -58,21 +77,44 @@ def run(params: Params) -> None:
         model_info = mlflow.keras.log_model(
             model,
             name="model",
+            pip_requirements=model_requirements(),
             signature=mlflow.models.infer_signature(
                 val.x[:2].astype("float32"), val_probabilities[:2].reshape(-1, 1)
             ),
         )
         mlflow.set_tag("model_uri", model_info.model_uri)
-        metadata = {
-            "run_id": active.info.run_id,
-            "model_uri": model_info.model_uri,
-            "arch": params.model.arch,
-            "data_fingerprint": data_fingerprint,
-            "precision_policy": result.precision_policy,
-            **summary,
-        }
-        save_detector(TRAINED_DIR, model, metadata)
-        mlflow.log_artifact(str(TRAINED_DIR / MODEL_FILE), "detector")
+        record = training_record(train.x)
+        card = ModelCard(
+            name=params.promote.model_name,
+            version="unregistered",
+            run_id=active.info.run_id,
+            model_uri=model_info.model_uri,
+            architecture=Architecture(
+                arch=params.model.arch, parameters=summary["parameters"], macs=summary["macs"]
+            ),
+            params=dataclasses.asdict(params),
+            data=DataRecord(
+                source=params.data.source,
+                description=describe_source(params.data),
+                fingerprint=data_fingerprint,
+                splits={
+                    name: SplitCounts(**counts)
+                    for name, counts in json.loads(DATA_REPORT.read_text())["splits"].items()
+                },
+            ),
+            training=Training(
+                epochs_run=result.epochs_run,
+                best_epoch=result.best_epoch,
+                seconds=summary["train_seconds"],
+                images_per_second=summary["train_images_per_second"],
+                hardware=tags["hardware"],
+                precision_policy=result.precision_policy,
+            ),
+            training_images=TrainingImages(file=TRAINING_IMAGES_FILE, count=len(record)),
+        )
+        save_detector(TRAINED_DIR, model, card, record)
+        for name in (MODEL_FILE, TRAINING_IMAGES_FILE, CARD_FILE):
+            mlflow.log_artifact(str(TRAINED_DIR / name), "detector")
 
     write_json(REPORTS_DIR / "train.json", summary)
     history_rows = [

@@ -18,6 +18,7 @@ from fakeimage.config import DataParams
 from fakeimage.data.layout import CLASS_NAMES, find_class_folders, is_image_file
 from fakeimage.data.sources.archives import extract_archive
 from fakeimage.data.sources.download import download, sha256_of
+from fakeimage.data.sources.embedded import EMBEDDED_ARCHIVE, embedded_checksum
 from fakeimage.data.sources.kaggle import download_kaggle_dataset
 from fakeimage.errors import UserError
 
@@ -53,7 +54,13 @@ def _deliver(params: DataParams, staging: Path, downloads_dir: Path) -> None:
             )
         _arrange(folder, staging, move=False)
         return
-    if params.source == "archive":
+    if params.source == "embedded":
+        archive = EMBEDDED_ARCHIVE
+        if not archive.is_file() or sha256_of(archive) != embedded_checksum():
+            raise UserError(
+                f"{archive} is missing or damaged: restore it with `git checkout -- {archive}`"
+            )
+    elif params.source == "archive":
         archive = Path(_required(params.path, "data.path", "a local zip or tar file"))
         if not archive.is_file():
             raise UserError(f"archive {archive} not found: check data.path in params.yaml")
@@ -76,6 +83,19 @@ def _deliver(params: DataParams, staging: Path, downloads_dir: Path) -> None:
         _arrange(extracted, staging, move=True)
     finally:
         shutil.rmtree(extracted, ignore_errors=True)
+
+
+def describe_source(params: DataParams) -> str:
+    """The data source in words, for model cards."""
+    where = {
+        "embedded": f"{EMBEDDED_ARCHIVE} (real CIFAKE images the reference never trained on)",
+        "synthetic": "generated on the spot (bundled photographs vs. a small VAE's samples)",
+        "kaggle": f"Kaggle dataset {params.kaggle_dataset}",
+        "url": str(params.url),
+        "archive": str(params.path),
+        "folder": str(params.path),
+    }[params.source]
+    return f"{params.source}: {where}"
 
 
 def _required(value: str | None, key: str, what: str) -> str:

@@ -1,0 +1,157 @@
+"""The model card: everything known about one detector, as one typed, exactly round-tripping record.
+
+The train stage starts it (architecture, parameters, data, training), the evaluate stage adds
+the evaluation (threshold, metrics, robustness), promote adds the registry version, alias and
+lineage. It travels as `card.json` in every model folder and under `detector/` in the MLflow
+run; evaluation, promotion, serving, the page and the Markdown renderer all read this class.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from fakeimage.atomic import write_text
+from fakeimage.errors import UserError
+
+CARD_FILE = "card.json"
+SYNTHETIC_SOURCE = "synthetic"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class Scores(_Record):
+    """Classification metrics on one split at one threshold (FAKE = positive)."""
+
+    n: int
+    threshold: float
+    accuracy: float
+    precision: float
+    recall: float
+    f1: float
+    roc_auc: float | None
+    pr_auc: float | None
+    log_loss: float
+    ece: float
+    confusion_matrix: list[list[int]]
+
+
+class Evaluation(_Record):
+    """What the evaluate stage measured, and the decision rule it chose on validation."""
+
+    threshold: float
+    threshold_policy: str
+    flip_tta: bool
+    val: Scores
+    test: Scores
+    robustness: dict[str, dict[str, float]]
+
+
+class SplitCounts(_Record):
+    total: int
+    REAL: int
+    FAKE: int
+
+
+class DataRecord(_Record):
+    """The data a model was trained on: its source kind, in words, and a fingerprint."""
+
+    source: str
+    description: str
+    fingerprint: str
+    splits: dict[str, SplitCounts]
+
+    @property
+    def is_real(self) -> bool:
+        """Real photographs and a real generator's images, not the synthetic stand-in."""
+        return self.source != SYNTHETIC_SOURCE
+
+
+class Architecture(_Record):
+    arch: str
+    parameters: int
+    macs: int
+
+
+class Training(_Record):
+    epochs_run: int
+    best_epoch: int
+    seconds: float
+    images_per_second: float
+    hardware: str
+    precision_policy: str
+
+
+class TrainingImages(_Record):
+    """Where the model's record of training-image hashes lives, and how many it holds."""
+
+    file: str
+    count: int
+
+
+class Lineage(_Record):
+    """Where a model came from and why it holds (or held) the alias."""
+
+    imported: bool = False
+    imported_from: str | None = None
+    parent: str | None = None
+    promotion: str | None = None
+
+
+class ModelCard(_Record):
+    name: str
+    version: str
+    alias: str | None = None
+    run_id: str | None = None
+    model_uri: str | None = None
+    lineage: Lineage = Lineage()
+    architecture: Architecture
+    params: dict[str, Any]
+    """Every setting of the run, nested as in params.yaml."""
+    data: DataRecord
+    training: Training
+    training_images: TrainingImages
+    evaluation: Evaluation | None = None
+    exported_at: str | None = None
+    reproduce: str = "dvc repro"
+
+    @property
+    def threshold(self) -> float:
+        return self.evaluation.threshold if self.evaluation else 0.5
+
+    @property
+    def flip_tta(self) -> bool:
+        return self.evaluation.flip_tta if self.evaluation else False
+
+    @property
+    def label(self) -> str:
+        """How people and answers name this model: `name@version`."""
+        return f"{self.name}@{self.version}"
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, where: str = "card.json") -> ModelCard:
+        try:
+            return cls.model_validate_json(text)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            key = ".".join(str(part) for part in first["loc"]) or "the top level"
+            raise UserError(
+                f"{where}: {key}: {first['msg']} (not a model card of this version)"
+            ) from None
+
+    def save(self, folder: Path) -> None:
+        write_text(folder / CARD_FILE, self.to_json())
+
+    @classmethod
+    def load(cls, folder: Path) -> ModelCard:
+        path = folder / CARD_FILE
+        if not path.is_file():
+            raise UserError(f"{path} not found: a model folder carries its card (dvc repro)")
+        return cls.from_json(path.read_text(), str(path))

@@ -1,0 +1,123 @@
+"""The Markdown model card: what a detector is, what it was trained on, how well it does, where
+it fails. Rendered from the typed card (`fakeimage.models.card.ModelCard`) whenever a model
+folder is exported."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fakeimage.models.card import ModelCard, SplitCounts
+
+MARKDOWN_FILE = "MODEL_CARD.md"
+
+LIMITS = """\
+- It sees 32x32 RGB images only. Larger inputs are down-scaled with area averaging, which
+  erases most of the fine detail a generator leaves; verdicts on large photos are much less
+  reliable than the test figures above (the service adds a warning).
+- FAKE means "like CIFAKE's Stable Diffusion v1.4 images". Other generators (newer diffusion
+  models, GANs, editing tools) and other sources of real photos (phones, scans, screenshots)
+  were never seen in training; expect lower accuracy on them.
+- Heavy JPEG re-compression, resizing, blur and noise change the verdicts: see the
+  robustness table.
+- A probability is calibrated only as far as the ECE above says, on data like the test split.
+"""
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _splits_table(splits: dict[str, SplitCounts]) -> str:
+    rows = [[name, f"{s.REAL:,}", f"{s.FAKE:,}", f"{s.total:,}"] for name, s in splits.items()]
+    return _table(rows, ["split", "REAL", "FAKE", "total"])
+
+
+def _flat_params(params: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    rows: list[tuple[str, Any]] = []
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        rows += _flat_params(value, f"{name}.") if isinstance(value, dict) else [(name, value)]
+    return rows
+
+
+def _lineage(card: ModelCard) -> str:
+    lineage = card.lineage
+    lines = []
+    if lineage.imported:
+        lines.append(f"- imported into the registry from `{lineage.imported_from}`")
+    if lineage.parent:
+        lines.append(f"- fine-tuned from `{lineage.parent}`")
+    if lineage.promotion:
+        lines.append(f"- promotion: {lineage.promotion}")
+    return "\n".join(lines) or "- trained from scratch by the pipeline"
+
+
+def render_model_card(card: ModelCard) -> str:
+    """Markdown model card of an evaluated detector."""
+    if card.evaluation is None:
+        raise ValueError(f"{card.label} has no evaluation to put on a model card")
+    evaluation = card.evaluation
+    test = evaluation.test
+    metric_rows = [
+        [key, _number(getattr(test, key))]
+        for key in ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "log_loss", "ece")
+    ]
+    robustness_rows = [
+        [name, *(_number(scores[key]) for key in ("accuracy", "f1", "roc_auc"))]
+        for name, scores in evaluation.robustness.items()
+    ]
+    (tn, fp), (fn, tp) = test.confusion_matrix
+    architecture, training = card.architecture, card.training
+    mirror = ", averaged over the image and its mirror" if evaluation.flip_tta else ""
+    param_rows = [[key, f"`{value}`"] for key, value in sorted(_flat_params(card.params))]
+    return f"""# Model card: {card.name} (version {card.version})
+
+A convolutional network that tells AI-generated images (FAKE) from real photographs (REAL).
+Output: P(FAKE); verdict FAKE when P(FAKE) >= {evaluation.threshold:.4f}, the threshold chosen
+on the validation split ({evaluation.threshold_policy}){mirror}.
+
+## Model
+- architecture: `{architecture.arch}`, {architecture.parameters:,} parameters,
+  {architecture.macs / 1e6:,.1f} M multiply-accumulates per image
+- input: RGB 32x32, values 0..255 (the model scales to [0, 1] itself), made by
+  `fakeimage.data.images.to_model_input`
+- trained {training.epochs_run} epochs (best weights from epoch {training.best_epoch}) in
+  {training.seconds / 60:.1f} minutes on {training.hardware}, in `{training.precision_policy}`
+- MLflow run `{card.run_id or "n/a"}`
+
+## Lineage
+{_lineage(card)}
+
+## Data
+- source: {card.data.description} (fingerprint `{card.data.fingerprint[:16]}`)
+- {card.training_images.count:,} distinct training images, recorded by content hash in
+  `{card.training_images.file}`
+- splits after removing duplicates (images):
+
+{_splits_table(card.data.splits)}
+
+## Test metrics (held-out split, FAKE = positive)
+{_table(metric_rows, ["metric", "value"])}
+
+Confusion matrix: {tn:,} REAL and {tp:,} FAKE right; {fp:,} REAL called FAKE, {fn:,} FAKE
+called REAL ({test.n:,} images).
+
+## Robustness (test split, same threshold)
+{_table(robustness_rows, ["corruption", "accuracy", "F1", "ROC-AUC"])}
+
+## Known limits
+{LIMITS}
+## Training parameters
+{_table(param_rows, ["param", "value"])}
+
+## Reproduce
+```
+{card.reproduce}
+```
+"""

@@ -1,0 +1,79 @@
+"""The served detector in BentoML's model store, under a tag that names its registry version.
+
+The service declares the model it serves (`bentoml.models.BentoModel(tag)`), so a Bento records
+exactly that model: `bentoml list` shows its size, `bentoml models list` its versions, and the
+Bento served from the store anywhere loads that model and no other. The tag comes from the
+Bento argument `model_tag` (`bentoml build --arg model_tag=...`, kept in the Bento); without it,
+the local champion (else the shipped reference, or FAKEIMAGE_MODEL's folder) is stored and used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from pathlib import Path
+
+from fakeimage.data.hashes import TRAINING_IMAGES_FILE
+from fakeimage.errors import UserError
+from fakeimage.models.card import CARD_FILE, ModelCard
+from fakeimage.models.card_markdown import MARKDOWN_FILE
+
+STORE_NAME = "fake-image-detector"
+_FOLDER_FILES = ("model.keras", CARD_FILE, TRAINING_IMAGES_FILE, MARKDOWN_FILE)
+
+
+def bento_tag(folder: Path) -> str:
+    """`fake-image-detector:v<registry version>-<first 8 hex of the model file's sha256>`."""
+    card = ModelCard.load(folder)
+    digest = hashlib.sha256((folder / "model.keras").read_bytes()).hexdigest()[:8]
+    version = re.sub(r"[^a-z0-9._-]+", "-", card.version.lower())[:40]
+    return f"{STORE_NAME}:v{version}-{digest}"
+
+
+def store_detector(folder: Path) -> str:
+    """Put a detector folder into BentoML's model store (once per tag); return the tag."""
+    import bentoml
+    from bentoml.exceptions import NotFound
+
+    tag = bento_tag(folder)
+    try:
+        bentoml.models.get(tag)
+        return tag
+    except NotFound:
+        pass
+    card = ModelCard.load(folder)
+    labels = {"registry_version": card.version, "arch": card.architecture.arch}
+    metadata = {"name": card.name, "version": card.version, "run_id": card.run_id or ""}
+    with bentoml.models.create(tag, labels=labels, metadata=metadata) as stored:
+        for name in _FOLDER_FILES:
+            if (folder / name).is_file():
+                shutil.copyfile(folder / name, Path(stored.path) / name)
+    return tag
+
+
+def local_detector_folder() -> Path:
+    """FAKEIMAGE_MODEL's folder, else models/champion, else the shipped models/reference."""
+    from fakeimage.paths import CHAMPION_DIR, REFERENCE_DIR, project_root
+
+    if requested := os.environ.get("FAKEIMAGE_MODEL"):
+        folder = Path(requested)
+        if not (folder / CARD_FILE).is_file():
+            raise UserError(f"FAKEIMAGE_MODEL={requested} is not a model folder with a card")
+        return folder
+    for folder in (CHAMPION_DIR, REFERENCE_DIR):
+        for candidate in (folder, project_root() / folder):
+            if (candidate / CARD_FILE).is_file():
+                return candidate
+    raise UserError("no model to serve: run `make run` (models/champion) or set FAKEIMAGE_MODEL")
+
+
+def served_model_tag() -> str:
+    """The tag this service serves: the Bento argument `model_tag`, else the local champion's."""
+    import bentoml
+
+    arguments = bentoml.use_arguments()
+    if tag := getattr(arguments, "model_tag", None):
+        return str(tag)
+    return store_detector(local_detector_folder())
