@@ -17,6 +17,9 @@ def configure_tracking(experiment: str | None = None) -> str:
     """Point MLflow at the project's store (see paths.tracking_uri); select the experiment."""
     import mlflow
 
+    os.environ.setdefault(
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false"
+    )  # stage output stays ours
     uri = tracking_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)

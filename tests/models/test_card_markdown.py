@@ -1,67 +1,17 @@
-"""The model card: rendered from the metadata promote writes, every section filled in."""
+"""The Markdown model card: rendered from the typed card, every section filled in."""
 
 from __future__ import annotations
 
-import copy
-from typing import Any
-
 import pytest
 
-from fakeimage.registry.model_card import LIMITS, render_model_card
-
-TEST = {
-    "n": 2000,
-    "threshold": 0.4321,
-    "accuracy": 0.9135,
-    "precision": 0.9012345,
-    "recall": 0.93,
-    "f1": 0.9154,
-    "roc_auc": 0.97123,
-    "pr_auc": 0.9688,
-    "log_loss": 0.2234,
-    "ece": 0.0312,
-    "confusion_matrix": [[897, 103], [70, 930]],
-}
-
-METADATA: dict[str, Any] = {
-    "name": "fake-image-detector",
-    "version": "3",
-    "alias": "champion",
-    "run_id": "0123456789abcdef0123456789abcdef",
-    "threshold": 0.4321,
-    "threshold_policy": "max_accuracy",
-    "flip_tta": False,
-    "arch": "seed_cnn",
-    "parameters": 159041,
-    "macs": 5137920,
-    "epochs_run": 10,
-    "best_epoch": 8,
-    "train_seconds": 95.4,
-    "hardware": "Test CPU, 2 cores",
-    "precision_policy": "mixed_bfloat16",
-    "data_fingerprint": "f" * 64,
-    "data": {
-        "source": "archive",
-        "splits": {
-            "train": {"total": 16200, "REAL": 8100, "FAKE": 8100},
-            "val": {"total": 1800, "REAL": 900, "FAKE": 900},
-            "test": {"total": 2000, "REAL": 1000, "FAKE": 1000},
-        },
-    },
-    "metrics": {"test": TEST, "val": {**TEST, "accuracy": 0.92}},
-    "robustness": {
-        "jpeg_q75": {"accuracy": 0.8123, "f1": 0.8, "roc_auc": 0.9, "log_loss": 0.5},
-        "blur_r0.8": {"accuracy": 0.6001, "f1": 0.5, "roc_auc": 0.7, "log_loss": 1.2},
-    },
-    "params": {"model.arch": "seed_cnn", "train.epochs": "10", "train.learning_rate": "0.001"},
-    "exported_at": "2025-01-01T00:00:00+00:00",
-    "reproduce": "git checkout abc123 && dvc repro",
-}
+from fakeimage.models.card import Lineage
+from fakeimage.models.card_markdown import LIMITS, render_model_card
+from tests.cards import TEST_SCORES, make_card
 
 
 @pytest.fixture
 def card() -> str:
-    return render_model_card(copy.deepcopy(METADATA))
+    return render_model_card(make_card())
 
 
 def _section(card: str, title: str) -> str:
@@ -73,9 +23,9 @@ def test_header_names_the_model_version_and_threshold(card: str) -> None:
     assert ">= 0.4321" in card and "(max_accuracy)" in card
     assert "`seed_cnn`, 159,041 parameters" in card
     assert "5.1 M multiply-accumulates" in card
-    assert "trained 10 epochs" in card and "epoch\n  8)" in card
+    assert "trained 10 epochs (best weights from epoch 8)" in card
     assert "1.6 minutes" in card and "Test CPU, 2 cores, in `mixed_bfloat16`" in card
-    assert METADATA["run_id"] in card
+    assert make_card().run_id in card
 
 
 def test_data_section_has_the_source_fingerprint_and_splits(card: str) -> None:
@@ -90,7 +40,7 @@ def test_metrics_table_lists_every_test_metric(card: str) -> None:
     metrics = _section(card, "Test metrics")
     assert "| metric | value |" in metrics
     for key in ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "log_loss", "ece"):
-        assert f"| {key} | {TEST[key]:.4f} |" in metrics
+        assert f"| {key} | {getattr(TEST_SCORES, key):.4f} |" in metrics
     assert "| accuracy | 0.9135 |" in metrics  # test, not validation (0.92)
     assert "897 REAL and 930 FAKE right; 103 REAL called FAKE, 70 FAKE" in metrics
     assert "(2,000 images)" in metrics
@@ -113,17 +63,16 @@ def test_limits_params_and_reproduce_command(card: str) -> None:
     assert "```\ngit checkout abc123 && dvc repro\n```" in reproduce
 
 
-def test_card_renders_when_splits_are_not_comparable() -> None:
-    metadata = copy.deepcopy(METADATA)
-    metadata["data"]["splits"] = "see the MLflow run"
-    metadata["robustness"] = {}
-    del metadata["reproduce"]
-    card = render_model_card(metadata)
-    assert "see the MLflow run" in card
-    assert "```\ndvc repro\n```" in card
+def test_lineage_says_where_the_model_came_from() -> None:
+    assert "promotion: there is no champion yet" in _section(
+        render_model_card(make_card()), "Lineage"
+    )
+    imported = make_card(lineage=Lineage(imported=True, imported_from="models/reference"))
+    assert "imported into the registry from `models/reference`" in render_model_card(imported)
+    plain = make_card(lineage=Lineage())
+    assert "trained from scratch by the pipeline" in render_model_card(plain)
 
 
-def test_card_renders_without_optional_model_facts() -> None:
-    metadata = copy.deepcopy(METADATA)
-    del metadata["parameters"]
-    assert "n/a parameters" in render_model_card(metadata)
+def test_an_unevaluated_card_has_no_markdown() -> None:
+    with pytest.raises(ValueError, match="no evaluation"):
+        render_model_card(make_card(evaluated=False))

@@ -10,10 +10,14 @@ unseen images the champion stays.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
+
+from fakeimage.data.hashes import seen_in_training
 
 RESAMPLES = 2000
 CONFIDENCE = 0.95
@@ -29,6 +33,17 @@ class Scored:
 
 
 @dataclass(frozen=True)
+class Contender:
+    """A model as the rule sees it: how it scores, where it decides, what it trained on."""
+
+    score: Callable[[np.ndarray], np.ndarray]
+    threshold: float
+    training_images: np.ndarray
+    """The record of its training images (see `fakeimage.data.hashes`)."""
+    real_data: bool
+
+
+@dataclass(frozen=True)
 class Comparison:
     metric: str
     images: int
@@ -36,6 +51,12 @@ class Comparison:
     challenger: float
     lower_bound: float
     """One-sided lower bound of the paired improvement (in "higher is better" units)."""
+
+    @property
+    def challenger_ahead(self) -> bool:
+        if self.metric == "val_loss":
+            return self.challenger < self.champion
+        return self.challenger > self.champion
 
 
 @dataclass(frozen=True)
@@ -59,6 +80,17 @@ def _per_image_gain(metric: str, labels: np.ndarray, scored: Scored) -> np.ndarr
     return None
 
 
+def _resampled_auc(labels: np.ndarray, scores: np.ndarray, samples: np.ndarray) -> np.ndarray:
+    """ROC-AUC of every resample at once (Mann-Whitney U from tied ranks); NaN for one class."""
+    truth = labels[samples]
+    ranks = rankdata(scores[samples], axis=1)
+    positives = truth.sum(axis=1)
+    negatives = truth.shape[1] - positives
+    u = (ranks * truth).sum(axis=1) - positives * (positives + 1) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(positives * negatives > 0, u / (positives * negatives), np.nan)
+
+
 def metric_value(metric: str, labels: np.ndarray, scored: Scored) -> float:
     """The metric on these images, in its own units (log loss positive)."""
     gains = _per_image_gain(metric, labels, scored)
@@ -79,14 +111,10 @@ def compare(
     if champion_gain is not None and challenger_gain is not None:
         differences = (challenger_gain - champion_gain)[samples].mean(axis=1)
     else:  # ROC-AUC is not a mean over images: recompute it on every resample
-        differences = np.array(
-            [
-                roc_auc_score(labels[rows], challenger.probabilities[rows])
-                - roc_auc_score(labels[rows], champion.probabilities[rows])
-                for rows in samples
-                if 0 < labels[rows].sum() < len(rows)
-            ]
+        differences = _resampled_auc(labels, challenger.probabilities, samples) - _resampled_auc(
+            labels, champion.probabilities, samples
         )
+        differences = differences[~np.isnan(differences)]
     return Comparison(
         metric=metric,
         images=len(labels),
@@ -126,4 +154,44 @@ def decide(
     )
     if comparison.lower_bound > 0:
         return Decision(True, f"{scores}; the lead is above the sampling noise (95% bound > 0)")
-    return Decision(False, f"{scores}; not better by more than the sampling noise")
+    if comparison.challenger_ahead:
+        return Decision(False, f"{scores}; the lead is within the sampling noise")
+    return Decision(False, f"{scores}; the challenger is not better")
+
+
+def challenge(
+    champion: Contender,
+    challenger: Contender,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    metric: str,
+    min_unseen_images: int,
+) -> tuple[Decision, Comparison | None, dict[str, int]]:
+    """Score both on the images neither trained on, then apply the rule; counts say how many."""
+    seen_by_champion = seen_in_training(images, champion.training_images)
+    seen_by_challenger = seen_in_training(images, challenger.training_images)
+    unseen = ~(seen_by_champion | seen_by_challenger)
+    counts = {
+        "validation_images": len(labels),
+        "seen_by_champion": int(seen_by_champion.sum()),
+        "seen_by_challenger": int(seen_by_challenger.sum()),
+        "unseen_images": int(unseen.sum()),
+    }
+    shared, truth = images[unseen], np.asarray(labels)[unseen]
+    comparison = None
+    if counts["unseen_images"] >= min_unseen_images and len(set(truth.tolist())) == 2:
+        comparison = compare(
+            metric,
+            truth,
+            Scored(champion.score(shared), champion.threshold),
+            Scored(challenger.score(shared), challenger.threshold),
+        )
+    decision = decide(
+        comparison,
+        unseen_images=counts["unseen_images"],
+        min_unseen_images=min_unseen_images,
+        challenger_real=challenger.real_data,
+        champion_real=champion.real_data,
+    )
+    return decision, comparison, counts

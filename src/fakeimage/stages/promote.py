@@ -11,17 +11,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from mlflow import MlflowClient
 
 from fakeimage.atomic import write_json
-from fakeimage.config import Params, PromoteParams
-from fakeimage.data.hashes import TRAINING_IMAGES_FILE, load_training_record, seen_in_training
-from fakeimage.data.preprocess import Dataset, fingerprint, load_split
+from fakeimage.config import Params
+from fakeimage.data.hashes import TRAINING_IMAGES_FILE, load_training_record
+from fakeimage.data.preprocess import fingerprint, load_split
 from fakeimage.models.card import ModelCard
-from fakeimage.models.inference import MODEL_FILE, Detector, load_detector, save_detector
+from fakeimage.models.inference import MODEL_FILE, load_detector, save_detector
 from fakeimage.paths import CHAMPION_DIR, REFERENCE_DIR, REPORTS_DIR, split_path
-from fakeimage.registry.promotion import Comparison, Decision, Scored, compare, decide
+from fakeimage.registry.promotion import Comparison, Contender, Decision, challenge
 from fakeimage.registry.store import (
     aliased_version,
     best_candidate,
@@ -70,8 +69,13 @@ def run(params: Params) -> None:
             decision = Decision(False, "the best new run is already the champion")
         else:
             folders[previous.run_id] = download_detector_folder(previous.run_id, Path(scratch))
-            decision, comparison, unseen = _challenge(
-                folders[previous.run_id], folders[candidate_run], splits["val"], settings
+            decision, comparison, unseen = challenge(
+                _contender(folders[previous.run_id]),
+                _contender(folders[candidate_run]),
+                splits["val"].x,
+                splits["val"].y,
+                metric=settings.metric,
+                min_unseen_images=settings.min_unseen_images,
             )
             report |= _comparison_report(comparison, unseen)
         if decision.promote:
@@ -95,7 +99,7 @@ def run(params: Params) -> None:
         "reference_imported_as_version": imported,
         "challenger_run": candidate_run,
         "challenger_version": candidate_version,
-        "previous_champion_version": previous.version if previous else None,
+        "previous_champion_version": str(previous.version) if previous else None,
         "previous_champion_run": previous.run_id if previous else None,
         "champion_version": str(champion.version),
         "champion_run": champion.run_id,
@@ -107,43 +111,15 @@ def run(params: Params) -> None:
     )
 
 
-def _challenge(
-    champion_folder: Path, challenger_folder: Path, val: Dataset, settings: PromoteParams
-) -> tuple[Decision, Comparison | None, dict[str, int]]:
-    """Score both models on the validation images neither trained on; apply the rule."""
-    champion, challenger = load_detector(champion_folder), load_detector(challenger_folder)
-    seen_by_champion = seen_in_training(
-        val.x, load_training_record(champion_folder / TRAINING_IMAGES_FILE)
+def _contender(folder: Path) -> Contender:
+    detector = load_detector(folder)
+    assert detector.card is not None
+    return Contender(
+        score=detector.predict_proba,
+        threshold=detector.threshold,
+        training_images=load_training_record(folder / TRAINING_IMAGES_FILE),
+        real_data=detector.card.data.is_real,
     )
-    seen_by_challenger = seen_in_training(
-        val.x, load_training_record(challenger_folder / TRAINING_IMAGES_FILE)
-    )
-    unseen = ~(seen_by_champion | seen_by_challenger)
-    counts = {
-        "validation_images": len(val.y),
-        "seen_by_champion": int(seen_by_champion.sum()),
-        "seen_by_challenger": int(seen_by_challenger.sum()),
-        "unseen_images": int(unseen.sum()),
-    }
-    images, labels = val.x[unseen], val.y[unseen]
-    comparison = None
-    if counts["unseen_images"] >= settings.min_unseen_images and len(set(labels.tolist())) == 2:
-        comparison = compare(
-            settings.metric, labels, _scored(champion, images), _scored(challenger, images)
-        )
-    assert champion.card is not None and challenger.card is not None
-    decision = decide(
-        comparison,
-        unseen_images=counts["unseen_images"],
-        min_unseen_images=settings.min_unseen_images,
-        challenger_real=challenger.card.data.is_real,
-        champion_real=champion.card.data.is_real,
-    )
-    return decision, comparison, counts
-
-
-def _scored(detector: Detector, images: np.ndarray) -> Scored:
-    return Scored(detector.predict_proba(images), detector.threshold)
 
 
 def _comparison_report(comparison: Comparison | None, counts: dict[str, int]) -> dict[str, Any]:

@@ -1,0 +1,80 @@
+"""Model cards for tests: one complete, realistic card, and variants of it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fakeimage.models.card import (
+    Architecture,
+    DataRecord,
+    Evaluation,
+    Lineage,
+    ModelCard,
+    Scores,
+    SplitCounts,
+    Training,
+    TrainingImages,
+)
+
+TEST_SCORES = Scores(
+    n=2000,
+    threshold=0.4321,
+    accuracy=0.9135,
+    precision=0.9012345,
+    recall=0.93,
+    f1=0.9154,
+    roc_auc=0.97123,
+    pr_auc=0.9688,
+    log_loss=0.2234,
+    ece=0.0312,
+    confusion_matrix=[[897, 103], [70, 930]],
+)
+
+EVALUATION = Evaluation(
+    threshold=0.4321,
+    threshold_policy="max_accuracy",
+    flip_tta=False,
+    val=TEST_SCORES.model_copy(update={"accuracy": 0.92}),
+    test=TEST_SCORES,
+    robustness={
+        "jpeg_q75": {"accuracy": 0.8123, "f1": 0.8, "roc_auc": 0.9, "log_loss": 0.5},
+        "blur_r0.8": {"accuracy": 0.6001, "f1": 0.5, "roc_auc": 0.7, "log_loss": 1.2},
+    },
+)
+
+
+def make_card(*, source: str = "archive", evaluated: bool = True, **update: Any) -> ModelCard:
+    """A complete card (name fake-image-detector, version 3); `update` replaces fields."""
+    card = ModelCard(
+        name="fake-image-detector",
+        version="3",
+        alias="champion",
+        run_id="0123456789abcdef0123456789abcdef",
+        model_uri="models:/m-0123",
+        lineage=Lineage(promotion="there is no champion yet"),
+        architecture=Architecture(arch="seed_cnn", parameters=159041, macs=5137920),
+        params={"model": {"arch": "seed_cnn"}, "train": {"epochs": 10, "learning_rate": 0.001}},
+        data=DataRecord(
+            source=source,
+            description=f"{source}: somewhere",
+            fingerprint="f" * 64,
+            splits={
+                "train": SplitCounts(total=16200, REAL=8100, FAKE=8100),
+                "val": SplitCounts(total=1800, REAL=900, FAKE=900),
+                "test": SplitCounts(total=2000, REAL=1000, FAKE=1000),
+            },
+        ),
+        training=Training(
+            epochs_run=10,
+            best_epoch=8,
+            seconds=95.4,
+            images_per_second=1700.0,
+            hardware="Test CPU, 2 cores",
+            precision_policy="mixed_bfloat16",
+        ),
+        training_images=TrainingImages(file="training_images.npy", count=16200),
+        evaluation=EVALUATION if evaluated else None,
+        exported_at="2025-01-01T00:00:00+00:00",
+        reproduce="git checkout abc123 && dvc repro",
+    )
+    return card.model_copy(update=update)

@@ -1,0 +1,133 @@
+"""train, evaluate and promote run in-process on tiny arrays and a throw-away MLflow store.
+
+The shipped reference is stood in for by a tiny random detector with a real card, so the
+reference import, the champion rule and the export are exercised in seconds, with no
+../shared data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import keras
+import mlflow
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+
+from fakeimage.config import ModelParams, load_params
+from fakeimage.data.hashes import training_record
+from fakeimage.data.preprocess import Dataset, save_split
+from fakeimage.models.card import ModelCard
+from fakeimage.models.inference import save_detector
+from fakeimage.models.zoo import seed_cnn
+from fakeimage.paths import CHAMPION_DIR, REFERENCE_DIR, REPORTS_DIR, TRAINED_DIR, split_path
+from fakeimage.tracking import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG
+from tests.cards import make_card
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _dataset(n: int, seed: int) -> Dataset:
+    """Bright images are FAKE, dark ones REAL: learnable in one epoch."""
+    rng = np.random.default_rng(seed)
+    y = np.tile(np.array([0, 1], np.uint8), n // 2)
+    base = np.where(y[:, None, None, None] == 1, 170, 70)
+    x = np.clip(base + rng.normal(0, 30, (n, 32, 32, 3)), 0, 255).astype(np.uint8)
+    return Dataset(x, y)
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    params = (REPO / "params.yaml").read_text()
+    params = params.replace("epochs: 10", "epochs: 1").replace("batch_size: 64", "batch_size: 32")
+    params = params.replace("min_unseen_images: 200", "min_unseen_images: 40")
+    (tmp_path / "params.yaml").write_text(params)
+    splits = {"train": _dataset(128, 0), "val": _dataset(120, 1), "test": _dataset(60, 2)}
+    for name, data in splits.items():
+        save_split(data, split_path(name))
+    counts = {
+        name: {"total": len(d.y), "REAL": int((d.y == 0).sum()), "FAKE": int((d.y == 1).sum())}
+        for name, d in splits.items()
+    }
+    REPORTS_DIR.mkdir()
+    (REPORTS_DIR / "data.json").write_text(json.dumps({"splits": counts}))
+    keras.utils.set_random_seed(0)
+    reference = make_card(name="reference", version="ref-1", alias=None, run_id="elsewhere")
+    params_dict = dataclasses.asdict(load_params())
+    reference = reference.model_copy(update={"params": params_dict})
+    # The reference "trained" on the first 40 validation images: they must not be compared on.
+    record = training_record(splits["val"].x[:40])
+    save_detector(REFERENCE_DIR, seed_cnn(ModelParams()), reference, record)
+    try:
+        yield tmp_path
+    finally:
+        while mlflow.active_run():
+            mlflow.end_run()
+        shutil.rmtree(tmp_path / "mlruns", ignore_errors=True)
+
+
+def _run_stages(*names: str) -> None:
+    import importlib
+
+    params = load_params()
+    for name in names:
+        importlib.import_module(f"fakeimage.stages.{name}").run(params)
+
+
+def test_train_evaluate_promote_import_the_reference_once(project: Path) -> None:
+    _run_stages("train", "evaluate", "promote")
+    client = MlflowClient()
+    report = json.loads((REPORTS_DIR / "promotion.json").read_text())
+
+    # The reference became version 1 and the champion before anything challenged it.
+    assert report["reference_imported_as_version"] == "1"
+    assert report["previous_champion_version"] == "1" and report["challenger_version"] == "2"
+    reference = client.get_model_version("fake-image-detector", "1")
+    assert reference.tags["promotion"] == "imported"
+    assert client.get_run(reference.run_id).data.tags["imported"] == "true"
+
+    # Both scored on the same validation images, minus the 40 the reference trained on.
+    assert report["seen_by_champion"] == 40 and report["seen_by_challenger"] == 0
+    assert report["unseen_images"] == report["images"] == 80
+    assert 0 <= report["champion_score"] <= 1 and 0 <= report["challenger_score"] <= 1
+    assert report["promoted"] == (report["improvement_lower_bound"] > 0)
+
+    # The alias, the exported folder and the registry agree.
+    champion = client.get_model_version_by_alias("fake-image-detector", "champion")
+    assert report["champion_version"] == str(champion.version)
+    card = ModelCard.load(CHAMPION_DIR)
+    assert (card.name, card.version, card.alias) == (
+        "fake-image-detector",
+        str(champion.version),
+        "champion",
+    )
+    assert card.lineage.promotion and (CHAMPION_DIR / "MODEL_CARD.md").is_file()
+    challenger = client.get_model_version("fake-image-detector", "2")
+    assert challenger.tags["promotion_reason"] == report["reason"]
+    assert challenger.tags["data_source"] == "embedded" and challenger.description
+
+    # The dashboard opens the experiment as model training, not GenAI traces.
+    experiment = client.get_experiment_by_name("fake-image-detector")
+    assert experiment.tags[EXPERIMENT_KIND_TAG] == EXPERIMENT_KIND
+
+    # The trained folder carries its card and training record; evaluate logged the full card.
+    trained = ModelCard.load(TRAINED_DIR)
+    assert trained.training_images.count == 128 and trained.evaluation is None
+    logged = mlflow.artifacts.load_text(f"runs:/{trained.run_id}/detector/card.json")
+    assert ModelCard.from_json(logged).evaluation is not None
+
+    # A second promote imports nothing and registers nothing new.
+    _run_stages("promote")
+    again = json.loads((REPORTS_DIR / "promotion.json").read_text())
+    assert again["reference_imported_as_version"] is None
+    assert len(client.search_model_versions("name = 'fake-image-detector'")) == 2
