@@ -1,6 +1,6 @@
 """How long the reference recipe's epoch takes here: does it fit the 60-minute budget?
 
-Builds the shipped reference's architecture (models/reference/metadata.json) and times
+Builds the shipped reference's architecture (models/reference/card.json) and times
 training steps at its batch size through the project's tf.data pipeline (flip + padded crop),
 plus a validation pass, in float32 and in the mixed policy this hardware would train in.
 An epoch is scaled to the reference's train and validation split sizes; the last column says
@@ -14,16 +14,15 @@ falls back to float32 there.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 
 import keras
-import yaml
 
 from benchmarks.train_throughput import sample_data
 from fakeimage.config import ModelParams, TrainParams, parse_params
 from fakeimage.hardware import hardware_description
+from fakeimage.models.card import ModelCard
 from fakeimage.models.zoo import build_model
 from fakeimage.paths import REFERENCE_DIR
 from fakeimage.training.pipeline import make_dataset
@@ -32,20 +31,11 @@ from fakeimage.training.train import machine_precision_policy, make_optimizer
 BUDGET_SECONDS = 60 * 60
 
 
-def reference_recipe() -> tuple[ModelParams, TrainParams, dict]:
-    """The reference's model and train params, typed, plus its metadata."""
-    metadata = json.loads((REFERENCE_DIR / "metadata.json").read_text())
-    nested: dict[str, dict] = {"model": {}, "train": {"augment": {}}}
-    for key, text in metadata["params"].items():
-        section, _, name = key.partition(".")
-        if section == "model":
-            nested["model"][name] = yaml.safe_load(text)
-        elif key.startswith("train.augment."):
-            nested["train"]["augment"][name.removeprefix("augment.")] = yaml.safe_load(text)
-        elif key in ("train.batch_size", "train.optimizer", "train.weight_decay"):
-            nested["train"][name] = yaml.safe_load(text)
-    params = parse_params(nested)
-    return params.model, params.train, metadata
+def reference_recipe() -> tuple[ModelParams, TrainParams, ModelCard]:
+    """The reference's model and train params, typed, plus its card."""
+    card = ModelCard.load(REFERENCE_DIR)
+    params = parse_params({"model": card.params["model"], "train": card.params["train"]})
+    return params.model, params.train, card
 
 
 def seconds_per_epoch(
@@ -88,9 +78,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="timed training steps per policy")
     parser.add_argument("--emulated", action="store_true", help="time emulated bfloat16 too")
     args = parser.parse_args()
-    model_params, train_params, metadata = reference_recipe()
-    splits = metadata["data"]["splits"]
-    n_train, n_val = splits["train"]["total"], splits["val"]["total"]
+    model_params, train_params, card = reference_recipe()
+    n_train, n_val = card.data.splits["train"].total, card.data.splits["val"].total
     policies = ["float32", machine_precision_policy(True)]
     if args.emulated:
         policies.append("mixed_bfloat16")
@@ -106,10 +95,11 @@ def main() -> None:
             model_params, train_params, policy, n_train, n_val, args.steps
         )
         print(f"| {policy} | {step_ms:,.0f} | {epoch_s:,.0f} | {BUDGET_SECONDS / epoch_s:.1f} |")
-    recorded = metadata["train_seconds"] / metadata["epochs_run"]
+    training = card.training
     print(
-        f"\nShipped reference: {metadata['epochs_run']} epochs, {recorded:,.0f} s/epoch in "
-        f"{metadata.get('precision_policy', 'n/a')} on {metadata['hardware']}"
+        f"\nShipped reference: {training.epochs_run} epochs, "
+        f"{training.seconds / training.epochs_run:,.0f} s/epoch in "
+        f"{training.precision_policy} on {training.hardware}"
     )
 
 

@@ -1,4 +1,4 @@
-"""`make bench` helpers that read the shipped reference: they must keep up with its metadata."""
+"""`make bench` helpers that read the shipped reference: they must keep up with its card."""
 
 from __future__ import annotations
 
@@ -11,15 +11,15 @@ from fakeimage.config import ModelParams, TrainParams
 from fakeimage.paths import REFERENCE_DIR
 
 
-def test_the_reference_recipe_is_read_from_its_metadata() -> None:
-    model, train, metadata = reference_recipe()
-    recorded = json.loads((REFERENCE_DIR / "metadata.json").read_text())["params"]
-    assert metadata["epochs_run"] > 0 and metadata["data"]["splits"]["train"]["total"] > 0
-    assert model.arch == recorded["model.arch"]
-    assert model.width == int(recorded["model.width"])
-    assert model.stem == recorded["model.stem"]
-    assert train.batch_size == int(recorded["train.batch_size"])
-    assert train.augment.crop_padding == int(recorded["train.augment.crop_padding"])
+def test_the_reference_recipe_is_read_from_its_card() -> None:
+    model, train, card = reference_recipe()
+    recorded = json.loads((REFERENCE_DIR / "card.json").read_text())["params"]
+    assert card.training.epochs_run > 0 and card.data.splits["train"].total > 0
+    assert model.arch == recorded["model"]["arch"] == "fidelity_se_net"
+    assert model.width == recorded["model"]["width"]
+    assert model.stem == recorded["model"]["stem"]
+    assert train.batch_size == recorded["train"]["batch_size"]
+    assert train.augment.crop_padding == recorded["train"]["augment"]["crop_padding"]
 
 
 def test_an_epoch_estimate_scales_measured_steps_and_restores_float32() -> None:

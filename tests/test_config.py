@@ -49,7 +49,7 @@ def _flatten(mapping: dict, prefix: str = "") -> set[str]:
 def test_the_repository_params_load() -> None:
     params = load_params(REPO_PARAMS)
     assert isinstance(params, Params)
-    assert params.data.source in ("synthetic", "kaggle", "url", "archive", "folder")
+    assert params.data.source == "embedded"  # the real CIFAKE subset in data/embedded
     assert isinstance(params.train.learning_rate, float)
     assert isinstance(params.train.epochs, int)
     assert isinstance(params.train.augment.flip, bool)

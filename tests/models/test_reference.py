@@ -1,7 +1,7 @@
 """The shipped reference detector: small, self-describing, and it classifies real CIFAKE images.
 
-Its held-out figures come from the split carved when it was trained (in its metadata and model
-card); here it is scored again through the CLI on the 2,000-image sample in ../shared/data,
+Its held-out figures come from the split carved when it was trained (in its card); here it is
+scored again through the CLI on the 2,000-image sample in ../shared/data,
 which is drawn from the same official train split, so most of it was seen in training: the
 check is that the shipped file works end to end on real JPEGs, not a measure of accuracy.
 """
@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+from typing import Any
 
 import pytest
 
 from fakeimage.config import load_params, params_to_dict
+from fakeimage.data.hashes import TRAINING_IMAGES_FILE, load_training_record
+from fakeimage.models.card import ModelCard
 from fakeimage.models.inference import MODEL_FILE, load_detector
 from fakeimage.paths import REFERENCE_DIR
 from repo_copy import BIN, REPO_ROOT, SAMPLE
@@ -22,45 +25,53 @@ REFERENCE = REPO_ROOT / REFERENCE_DIR
 MAX_BYTES = 5_000_000  # the issue's cap: at most 5 MB in the repository
 
 
-def _metadata() -> dict:
-    return json.loads((REFERENCE / "metadata.json").read_text())
+def _card() -> ModelCard:
+    return ModelCard.load(REFERENCE)
 
 
-def _changed_from_defaults(trained_with: dict[str, str]) -> dict[str, str]:
-    """The params (as MLflow logged them) that differ from params.yaml, as `-S` writes them."""
+def _changed_from_defaults(trained_with: dict[str, Any]) -> dict[str, str]:
+    """The params that differ from params.yaml, as `dvc exp run -S` writes them."""
     defaults = params_to_dict(load_params(REPO_ROOT / "params.yaml"))
-    changed = {key: value for key, value in trained_with.items() if str(defaults[key]) != value}
     return {
-        key: value.lower() if value in ("True", "False") else value
-        for key, value in changed.items()
+        key: str(value).lower() if isinstance(value, bool) else str(value)
+        for key, value in params_to_dict(trained_with).items()
+        if defaults.get(key) != value
     }
 
 
 def test_the_reference_is_small_and_describes_how_it_was_made() -> None:
     size = sum(path.stat().st_size for path in REFERENCE.iterdir())
     assert size <= MAX_BYTES, f"models/reference is {size:,} bytes"
-    metadata = _metadata()
-    assert metadata["name"] == "fake-image-detector-reference"
-    assert metadata["train_seconds"] <= 60 * 60  # the 60-minute CPU budget
-    assert "dvc exp run" in metadata["reproduce"]
-    changed = _changed_from_defaults(metadata["params"])
+    card = _card()
+    assert card.name == "fake-image-detector-reference"
+    assert card.training.seconds <= 60 * 60  # the 60-minute CPU budget
+    assert "dvc exp run" in card.reproduce
+    changed = _changed_from_defaults(card.params)
     assert {"data.path", "model.arch", "train.epochs"} <= changed.keys()
     for key, value in changed.items():  # the command sets every param it was trained with
-        assert f"-S {key}={value}" in metadata["reproduce"], key
-    test = metadata["metrics"]["test"]
-    assert test["n"] > 9000 and 0 < test["threshold"] < 1
-    card = (REFERENCE / "MODEL_CARD.md").read_text()
-    assert f"{test['accuracy']:.4f}" in card
-    assert metadata["reproduce"].splitlines()[1] in card
+        assert f"-S {key}={value}" in card.reproduce, key
+    assert card.evaluation is not None
+    test = card.evaluation.test
+    assert test.n > 9000 and 0 < test.threshold < 1
+    markdown = (REFERENCE / "MODEL_CARD.md").read_text()
+    assert f"{test.accuracy:.4f}" in markdown
+    assert card.reproduce.splitlines()[1] in markdown
+
+
+def test_the_reference_carries_the_record_of_its_training_images() -> None:
+    card = _card()
+    record = load_training_record(REFERENCE / TRAINING_IMAGES_FILE)
+    assert len(record) == card.training_images.count == card.data.splits["train"].total
+    assert (record[1:] > record[:-1]).all()  # sorted and distinct
 
 
 def test_the_reference_loads_with_its_threshold_name_and_size() -> None:
     detector = load_detector(REFERENCE)
-    metadata = _metadata()
+    card = _card()
     assert (REFERENCE / MODEL_FILE).is_file()
-    assert detector.threshold == pytest.approx(metadata["threshold"])
-    assert (detector.name, detector.version) == (metadata["name"], metadata["version"])
-    assert detector.model.count_params() == metadata["parameters"]
+    assert detector.threshold == pytest.approx(card.evaluation.threshold)
+    assert (detector.name, detector.version) == (card.name, card.version)
+    assert detector.model.count_params() == card.architecture.parameters
 
 
 @pytest.mark.skipif(not SAMPLE.is_file(), reason=f"the CIFAKE sample {SAMPLE} is absent")
@@ -73,6 +84,6 @@ def test_fakeimage_evaluate_scores_real_cifake_with_the_reference(tmp_path) -> N
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(output.read_text())
     assert report["n"] == 2000 and report["bad_files"] == 0
-    assert report["threshold"] == pytest.approx(_metadata()["threshold"])
+    assert report["threshold"] == pytest.approx(_card().threshold)
     assert report["accuracy"] >= 0.95 and report["roc_auc"] >= 0.99
     assert json.loads(done.stdout.strip().splitlines()[-1])["accuracy"] == report["accuracy"]

@@ -10,7 +10,10 @@ import pytest
 from keras import layers
 
 from fakeimage.config import ModelParams
+from fakeimage.data.hashes import TRAINING_IMAGES_FILE, load_training_record, training_record
 from fakeimage.errors import UserError
+from fakeimage.models.card import CARD_FILE
+from fakeimage.models.card_markdown import MARKDOWN_FILE
 from fakeimage.models.inference import (
     MODEL_FILE,
     Detector,
@@ -20,6 +23,7 @@ from fakeimage.models.inference import (
     save_detector,
 )
 from fakeimage.models.zoo import ARCHITECTURES, INPUT_SHAPE, build_model, count_macs
+from tests.cards import make_card
 
 SMALL = {"width": 12, "dropout": 0.5}  # keep the fidelity nets small: the tests need no capacity
 
@@ -132,23 +136,27 @@ def test_saved_and_loaded_detector_predicts_identically(
 ) -> None:
     images = _images(16, seed=1)
     before = predict_proba(seed_cnn, images)
-    metadata = {"name": "detector", "version": "7", "threshold": 0.37, "flip_tta": False}
+    card = make_card(name="detector", version="7")
+    record = training_record(images[:4])
     folder = tmp_path / "detector"
-    save_detector(folder, seed_cnn, metadata, {"MODEL_CARD.md": "# card\n"})
-    assert {p.name for p in folder.iterdir()} == {"MODEL_CARD.md", MODEL_FILE, "metadata.json"}
+    save_detector(folder, seed_cnn, card, record)
+    expected = {MARKDOWN_FILE, MODEL_FILE, CARD_FILE, TRAINING_IMAGES_FILE}
+    assert {p.name for p in folder.iterdir()} == expected
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
 
     detector = load_detector(folder)
-    assert detector.threshold == pytest.approx(0.37)
+    assert detector.card == card and detector.threshold == pytest.approx(0.4321)
     assert (detector.name, detector.version) == ("detector", "7")
     np.testing.assert_array_equal(detector.predict_proba(images), before)
+    np.testing.assert_array_equal(load_training_record(folder / TRAINING_IMAGES_FILE), record)
 
     # A bare .keras file loads too, and saving again replaces the folder.
     bare = load_detector(folder / MODEL_FILE)
+    assert bare.card is None and bare.threshold == 0.5
     np.testing.assert_array_equal(bare.predict_proba(images), before)
-    save_detector(folder, folder / MODEL_FILE, {**metadata, "version": "8"})
+    save_detector(folder, folder / MODEL_FILE, make_card(version="8", evaluated=False), record)
     assert load_detector(folder).version == "8"
-    assert not (folder / "MODEL_CARD.md").exists()
+    assert not (folder / MARKDOWN_FILE).exists()  # only an evaluated card is rendered
 
 
 def test_load_detector_refuses_missing_models(tmp_path: Path) -> None:
@@ -171,9 +179,12 @@ def test_flip_tta_is_the_mean_of_image_and_mirror(seed_cnn: keras.Model) -> None
     np.testing.assert_allclose(detector.predict_proba(images, flip_tta=False), plain, rtol=1e-6)
     expected = (plain.astype(np.float64) + flipped) / 2
     np.testing.assert_allclose(detector.predict_proba(images, flip_tta=True), expected, rtol=1e-6)
-    # Without an explicit choice the detector follows its metadata.
-    detector.metadata["flip_tta"] = True
-    np.testing.assert_allclose(detector.predict_proba(images), expected, rtol=1e-6)
+    # Without an explicit choice the detector follows its card.
+    card = make_card()
+    card = card.model_copy(
+        update={"evaluation": card.evaluation.model_copy(update={"flip_tta": True})}
+    )
+    np.testing.assert_allclose(Detector(seed_cnn, card).predict_proba(images), expected, rtol=1e-6)
 
 
 def test_predict_proba_batches_and_empty_input(seed_cnn: keras.Model) -> None:

@@ -11,14 +11,20 @@ import pytest
 def detector_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A packaged seed_cnn detector with random weights (name test-detector, version 7)."""
     import keras
+    import numpy as np
 
     from fakeimage.config import ModelParams
+    from fakeimage.data.hashes import training_record
     from fakeimage.models.inference import save_detector
     from fakeimage.models.zoo import seed_cnn
+    from tests.cards import make_card
 
     keras.utils.set_random_seed(0)
     folder = tmp_path_factory.mktemp("serving") / "detector"
-    save_detector(
-        folder, seed_cnn(ModelParams()), {"name": "test-detector", "version": "7", "threshold": 0.5}
+    card = make_card(name="test-detector", version="7")
+    card = card.model_copy(
+        update={"evaluation": card.evaluation.model_copy(update={"threshold": 0.5})}
     )
+    record = training_record(np.zeros((1, 32, 32, 3), np.uint8))
+    save_detector(folder, seed_cnn(ModelParams()), card, record)
     return folder

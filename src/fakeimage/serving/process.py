@@ -94,10 +94,12 @@ def run_service(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     start_timeout_s: float = 240.0,
+    target: str = SERVICE,
 ) -> Iterator[ServiceProcess]:
     """Serve on a free loopback port until the block ends; yields once /readyz answers 200.
 
-    home becomes BENTOML_HOME and holds the server's log; model, if given, is FAKEIMAGE_MODEL.
+    home becomes BENTOML_HOME and holds the server's log; model, if given, is FAKEIMAGE_MODEL;
+    target is what `bentoml serve` serves: the service's import path, or a Bento's tag.
     """
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -106,7 +108,7 @@ def run_service(
     if model is not None:
         environment["FAKEIMAGE_MODEL"] = str(model)
     bentoml = Path(sys.executable).with_name("bentoml")
-    command = [str(bentoml), "serve", SERVICE, "--host", "127.0.0.1", "--port", str(port)]
+    command = [str(bentoml), "serve", target, "--host", "127.0.0.1", "--port", str(port)]
     log = home / "server.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
