@@ -19,10 +19,13 @@ export GIT_COMMITTER_EMAIL ?= $(GIT_AUTHOR_EMAIL)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 MLFLOW_PORT ?= 5000
+MLFLOW_HOST ?= 127.0.0.1
+MLFLOW_ARTIFACTS_DESTINATION ?= $(CURDIR)/mlartifacts
+MLFLOW_WORKERS ?= 1
 SERVE_PORT ?= 3000
 APP_PORT ?= 8501
 
-.PHONY: install run test lint format bench serve app mlflow bento clean
+.PHONY: install run test lint format bench serve app mlflow mlflow-server bento clean
 
 install: $(STAMP)
 
@@ -58,6 +61,16 @@ app: install
 
 mlflow: install
 	mlflow server --host 127.0.0.1 --port $(MLFLOW_PORT) --backend-store-uri sqlite:///$(CURDIR)/mlflow.db
+
+# A shared tracking server: runs and the registry in PostgreSQL, artifacts proxied by the server
+# (clients need no access to the storage). The database address comes from the environment,
+# never the command line: MLFLOW_BACKEND_STORE_URI=postgresql+psycopg://USER@HOST:PORT/DB, with
+# the password in PGPASSWORD or a ~/.pgpass file (PGPASSFILE). Clients then set
+# MLFLOW_TRACKING_URI=http://HOST:$(MLFLOW_PORT).
+mlflow-server: install
+	@test -n "$$MLFLOW_BACKEND_STORE_URI" || { echo "mlflow-server: set MLFLOW_BACKEND_STORE_URI=postgresql+psycopg://USER@HOST:PORT/DB (password in PGPASSWORD or ~/.pgpass)"; exit 2; }
+	mlflow server --host $(MLFLOW_HOST) --port $(MLFLOW_PORT) --workers $(MLFLOW_WORKERS) \
+		--artifacts-destination $(MLFLOW_ARTIFACTS_DESTINATION)
 
 bento: install
 	fakeimage bento

@@ -84,6 +84,8 @@ class Training(_Record):
     images_per_second: float
     hardware: str
     precision_policy: str
+    workers: int = 1
+    """Training processes (machines) of a multi-worker run; 1 otherwise."""
 
 
 class TrainingImages(_Record):

@@ -74,6 +74,8 @@ def render_model_card(card: ModelCard) -> str:
     ]
     (tn, fp), (fn, tp) = test.confusion_matrix
     architecture, training = card.architecture, card.training
+    workers = f"{training.workers} workers of " if training.workers > 1 else ""
+    policy = training.precision_policy
     mirror = ", averaged over the image and its mirror" if evaluation.flip_tta else ""
     param_rows = [[key, f"`{value}`"] for key, value in sorted(_flat_params(card.params))]
     return f"""# Model card: {card.name} (version {card.version})
@@ -88,7 +90,7 @@ on the validation split ({evaluation.threshold_policy}){mirror}.
 - input: RGB 32x32, values 0..255 (the model scales to [0, 1] itself), made by
   `fakeimage.data.images.to_model_input`
 - trained {training.epochs_run} epochs (best weights from epoch {training.best_epoch}) in
-  {training.seconds / 60:.1f} minutes on {training.hardware}, in `{training.precision_policy}`
+  {training.seconds / 60:.1f} minutes on {workers}{training.hardware}, in `{policy}`
 - MLflow run `{card.run_id or "n/a"}`
 
 ## Lineage

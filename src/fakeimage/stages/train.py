@@ -28,6 +28,7 @@ from fakeimage.models.inference import MODEL_FILE, predict_proba, save_detector
 from fakeimage.models.zoo import count_macs, inference_copy
 from fakeimage.paths import DATA_REPORT, REPORTS_DIR, TRAINED_DIR, split_path
 from fakeimage.tracking import configure_tracking, model_requirements, provenance_tags
+from fakeimage.training.cluster import cluster_role
 from fakeimage.training.train import train_model
 
 
@@ -43,15 +44,21 @@ class _LogEpochs(keras.callbacks.Callback):
 
 
 def run(params: Params) -> None:
+    role = cluster_role(params.train.strategy)
     splits = {name: load_split(split_path(name)) for name in ("train", "val", "test")}
     data_fingerprint = fingerprint(splits)
     train, val = splits["train"], splits["val"]
+    if not role.is_chief:  # trains its share; the chief logs the run and writes the outputs
+        result = train_model(params.model, params.train, train, val)
+        print(f"train: {role} finished {result.epochs_run} epochs; the chief records the run")
+        return
     configure_tracking(params.mlflow.experiment)
     tags = {
         **provenance_tags(),
         "data_fingerprint": data_fingerprint,
         "data_source": params.data.source,
         "arch": params.model.arch,
+        "cluster_size": str(role.size),
     }
     with mlflow.start_run(run_name=tags.get("dvc_experiment"), tags=tags) as active:
         mlflow.log_params(params_to_dict(params))
@@ -109,6 +116,7 @@ def run(params: Params) -> None:
                 images_per_second=summary["train_images_per_second"],
                 hardware=tags["hardware"],
                 precision_policy=result.precision_policy,
+                workers=role.size,
             ),
             training_images=TrainingImages(file=TRAINING_IMAGES_FILE, count=len(record)),
         )
@@ -125,6 +133,5 @@ def run(params: Params) -> None:
     print(
         f"train: {params.model.arch}, best epoch {result.best_epoch}/{result.epochs_run}, "
         f"val accuracy {val_metrics['accuracy']:.4f}, {result.seconds:.0f} s "
-        f"in {result.precision_policy}, "
-        f"MLflow run {active.info.run_id}"
+        f"in {result.precision_policy} on {role.size} worker(s), MLflow run {active.info.run_id}"
     )
