@@ -15,6 +15,7 @@ from fakeimage.config import ModelParams, TrainParams
 from fakeimage.data.preprocess import Dataset
 from fakeimage.hardware import CpuInfo, cpu_info
 from fakeimage.models.zoo import build_model
+from fakeimage.training.distributed import fit_across_workers
 from fakeimage.training.pipeline import make_dataset
 
 
@@ -145,21 +146,34 @@ def train_model(
     val_data = make_dataset(val, batch_size=max(params.batch_size, 256), training=False)
     early_stopping = make_early_stopping(params)
     started = time.perf_counter()
-    history = model.fit(
-        train_data,
-        validation_data=val_data,
-        epochs=params.epochs,
-        shuffle=False,  # the dataset shuffles itself (seeded)
-        callbacks=[early_stopping, *callbacks],
-        verbose=verbose,
-    )
+    if params.strategy == "multi_worker_mirrored":  # Keras' fit cannot run under it
+        history = fit_across_workers(
+            strategy,
+            model,
+            train_data,
+            val_data,
+            epochs=params.epochs,
+            global_batch_size=params.batch_size,
+            label_smoothing=params.label_smoothing,
+            early_stopping=early_stopping,
+            callbacks=callbacks,
+        )
+    else:
+        history = model.fit(
+            train_data,
+            validation_data=val_data,
+            epochs=params.epochs,
+            shuffle=False,  # the dataset shuffles itself (seeded)
+            callbacks=[early_stopping, *callbacks],
+            verbose=verbose,
+        ).history
     seconds = time.perf_counter() - started
-    losses = history.history["val_loss"]
+    losses = history["val_loss"]
     epochs_run = len(losses)
     first_counted = min(early_stopping.start_from_epoch, epochs_run - 1)
     return TrainResult(
         model=model,
-        history={k: [float(v) for v in values] for k, values in history.history.items()},
+        history={k: [float(v) for v in values] for k, values in history.items()},
         best_epoch=first_counted + int(np.argmin(losses[first_counted:])) + 1,
         epochs_run=epochs_run,
         seconds=seconds,
