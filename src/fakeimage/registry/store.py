@@ -71,7 +71,11 @@ def register_run(client: MlflowClient, name: str, run_id: str, model_uri: str) -
     existing = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
     if existing:
         return str(max(int(v.version) for v in existing))
-    return str(client.create_model_version(name, model_uri, run_id=run_id).version)
+    # A logged model's URI (models:/m-...) names its id; a tracking server insists on it.
+    logged = model_uri.removeprefix("models:/")
+    model_id = logged if model_uri.startswith("models:/m-") else None
+    version = client.create_model_version(name, model_uri, run_id=run_id, model_id=model_id)
+    return str(version.version)
 
 
 def import_reference(

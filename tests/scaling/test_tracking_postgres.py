@@ -1,0 +1,127 @@
+"""Shared tracking, for real: `make mlflow-server` on PostgreSQL with proxied artifacts, and the
+pipeline's train, evaluate and promote stages logging to it over HTTP.
+
+The database password reaches the server through PGPASSWORD only: it is in no command line,
+no params.yaml and no logged run. Nothing is written to a local mlflow.db.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+import requests
+
+from fakeimage.serving.process import free_port, stop_process_tree
+from repo_copy import BIN, IDENTITY, REPO_ROOT, copy_repository, run
+from tests.scaling.postgres import postgres_bindir, running_postgres
+
+MODEL_NAME = "fake-image-detector"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(900),
+    pytest.mark.skipif(
+        postgres_bindir() is None, reason="PostgreSQL is absent: apt-get install postgresql"
+    ),
+]
+
+
+def _quick(params: dict[str, Any]) -> None:
+    params["train"]["epochs"] = 1
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text(errors="replace")[-3000:]
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"{url} did not answer in 120 s:\n{log.read_text()[-3000:]}")
+
+
+def test_postgres_tracking_server_runs_the_pipeline(tmp_path: Path) -> None:
+    artifacts = tmp_path / "artifacts"
+    port = free_port()
+    with running_postgres() as database:
+        server_env = {
+            **os.environ,
+            "MLFLOW_BACKEND_STORE_URI": database.backend_uri,
+            "PGPASSWORD": database.password,
+        }
+        log = tmp_path / "mlflow-server.log"
+        command = ["make", "--no-print-directory", "-C", str(REPO_ROOT), "mlflow-server"]
+        command += [f"MLFLOW_PORT={port}", f"MLFLOW_ARTIFACTS_DESTINATION={artifacts}"]
+        with log.open("wb") as output:
+            server = subprocess.Popen(
+                command,
+                env=server_env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_for(f"{url}/health", server, log)
+            for member in [psutil.Process(server.pid), *psutil.Process(server.pid).children(True)]:
+                assert database.password not in " ".join(member.cmdline())
+
+            repo = tmp_path / "repo"
+            env = {
+                key: value
+                for key, value in os.environ.items()
+                if not key.startswith(("MLFLOW_", "DVC_EXP", "TF_CONFIG", "PG"))
+            }
+            env.update(
+                IDENTITY,
+                PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+                PYTHONPATH=str(repo / "src"),
+                MLFLOW_TRACKING_URI=url,
+                TF_CPP_MIN_LOG_LEVEL="2",
+            )
+            copy_repository(repo, env, _quick)
+            output = run([str(BIN / "dvc"), "repro"], repo, env, timeout=480)
+            assert "promote: kept the champion" in output
+            assert not (repo / "mlflow.db").exists() and not (repo / "mlruns").exists()
+
+            evaluated = run(
+                [str(BIN / "fakeimage"), "evaluate", "--model", f"models:/{MODEL_NAME}@champion"]
+                + ["--data", "data/prepared/val.npz"],
+                repo,
+                env,
+                timeout=240,
+            )
+            assert '"accuracy": 0.98' in evaluated or '"accuracy": 0.99' in evaluated
+
+            from mlflow import MlflowClient
+
+            client = MlflowClient(tracking_uri=url, registry_uri=url)
+            experiment = client.get_experiment_by_name("fake-image-detector")
+            runs = client.search_runs([experiment.experiment_id])
+            assert len(runs) == 2  # the imported reference and the pipeline's run
+            trained = next(r for r in runs if r.data.tags.get("imported") != "true")
+            assert trained.data.tags["evaluated"] == "true"
+            assert "test_accuracy" in trained.data.metrics
+            figures = {
+                Path(f.path).name for f in client.list_artifacts(trained.info.run_id, "figures")
+            }
+            assert {"roc.png", "train_history.png"} <= figures
+            for logged in runs:
+                assert database.password not in repr(logged.data.params)
+            champion = client.get_model_version_by_alias(MODEL_NAME, "champion")
+            assert str(champion.version) == "1"
+            assert len(client.search_model_versions(f"name = '{MODEL_NAME}'")) == 2
+            # Artifacts went through the server into its destination, not into the repo.
+            stored = [p for p in artifacts.rglob("*") if p.name == "model.keras"]
+            assert len(stored) >= 2
+        finally:
+            stop_process_tree(server)
