@@ -93,13 +93,9 @@ def test_postgres_tracking_server_runs_the_pipeline(tmp_path: Path) -> None:
             assert "promote: kept the champion" in output
             assert not (repo / "mlflow.db").exists() and not (repo / "mlruns").exists()
 
-            evaluated = run(
-                [str(BIN / "fakeimage"), "evaluate", "--model", f"models:/{MODEL_NAME}@champion"]
-                + ["--data", "data/prepared/val.npz"],
-                repo,
-                env,
-                timeout=240,
-            )
+            champion_uri = f"models:/{MODEL_NAME}@champion"
+            evaluate = [str(BIN / "fakeimage"), "evaluate", "--model", champion_uri]
+            evaluated = run([*evaluate, "--data", "data/prepared/val.npz"], repo, env, timeout=240)
             assert '"accuracy": 0.98' in evaluated or '"accuracy": 0.99' in evaluated
 
             from mlflow import MlflowClient

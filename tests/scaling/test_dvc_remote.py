@@ -1,0 +1,84 @@
+"""A DVC remote: push the pipeline's data and models, pull them into a fresh clone, and find
+nothing to re-run there. A local folder stands in for S3, GCS or SSH (the same commands)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from repo_copy import BIN, IDENTITY, copy_repository, run
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+
+def _quick(params: dict[str, Any]) -> None:
+    params["train"]["epochs"] = 1
+
+
+def test_remote_push_then_pull_into_a_fresh_clone_has_nothing_to_reproduce(
+    tmp_path: Path,
+) -> None:
+    repo, clone, remote = tmp_path / "repo", tmp_path / "clone", tmp_path / "remote"
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("MLFLOW_", "DVC_EXP", "TF_CONFIG"))
+    }
+    env.update(
+        IDENTITY,
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
+    dvc, fakeimage = str(BIN / "dvc"), str(BIN / "fakeimage")
+    copy_repository(repo, {**env, "PYTHONPATH": str(repo / "src")}, _quick)
+    run([dvc, "repro"], repo, {**env, "PYTHONPATH": str(repo / "src")}, timeout=480)
+
+    # What a team does once: name the remote (committed), push, commit the lock and metrics.
+    run([dvc, "remote", "add", "-d", "storage", str(remote)], repo, env)
+    pushed = run([dvc, "push"], repo, env, timeout=300)
+    assert "pushed" in pushed
+    run(["git", "add", "dvc.lock", ".dvc/config", "reports"], repo, env)
+    run(["git", "commit", "-q", "-m", "pipeline results"], repo, env)
+
+    # A collaborator or CI: clone, pull, and nothing needs computing again.
+    run(["git", "clone", "-q", str(repo), str(clone)], tmp_path, env)
+    clone_env = {**env, "PYTHONPATH": str(clone / "src")}
+    pulled = run([dvc, "pull"], clone, clone_env, timeout=300)
+    assert "fetched" in pulled or "added" in pulled
+    for path in (
+        "data/prepared/test.npz",
+        "models/champion/model.keras",
+        "models/trained/card.json",
+    ):
+        assert (clone / path).is_file(), path
+    status = run([dvc, "repro"], clone, clone_env, timeout=300)
+    assert "Data and pipelines are up to date." in status and "Running stage" not in status
+
+    # The pulled data and model work as they are.
+    run(
+        [
+            fakeimage,
+            "evaluate",
+            "--model",
+            "models/champion",
+            "--data",
+            "data/prepared/test.npz",
+            "--output",
+            "scores.json",
+        ],
+        clone,
+        clone_env,
+        timeout=240,
+    )
+    scores = json.loads((clone / "scores.json").read_text())
+    expected = json.loads((repo / "reports" / "promotion.json").read_text())
+    assert scores["n"] == 800 and scores["accuracy"] >= 0.95
+    assert expected["champion_version"] == "1"
+    # Nothing secret went into the committed config: a remote's credentials belong in
+    # .dvc/config.local, which git ignores.
+    assert "url" in (clone / ".dvc" / "config").read_text()
+    assert ".dvc/config.local" not in run(["git", "ls-files"], clone, env)
