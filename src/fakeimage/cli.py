@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,12 +23,20 @@ def _stage(args: argparse.Namespace) -> None:
 
 
 def _predict(args: argparse.Namespace) -> None:
+    import tempfile
+
     from fakeimage.data.images import BadImageError, load_model_input
     from fakeimage.data.layout import CLASS_NAMES
-    from fakeimage.models.inference import resolve_detector
+    from fakeimage.models.export import with_onnx
+    from fakeimage.models.onnx_runtime import load_onnx_detector
+    from fakeimage.serving.bento_store import local_detector_folder
 
-    detector, source = resolve_detector(args.model)
-    print(f"model: {detector.name} version {detector.version} ({source})", file=sys.stderr)
+    if args.model:
+        os.environ["FAKEIMAGE_MODEL"] = args.model
+    folder = local_detector_folder()
+    with tempfile.TemporaryDirectory(prefix="fakeimage-onnx-") as scratch:
+        detector = load_onnx_detector(with_onnx(folder, Path(scratch)))
+    print(f"model: {detector.name} version {detector.version} ({folder})", file=sys.stderr)
     failures = 0
     for path in args.images:
         try:
@@ -83,14 +92,20 @@ def _bentoml_command(*args: str) -> list[str]:
 
 
 def _stored_model_tag(model: str | None) -> str:
-    """Store the model folder to serve (default: the champion) in BentoML's store; its tag."""
-    import os
+    """Store the model folder to serve (default: the champion) in BentoML's store; its tag.
 
+    A folder without an ONNX graph (the shipped reference, before `make run`) is stored with
+    one exported and checked on the way.
+    """
+    import tempfile
+
+    from fakeimage.models.export import with_onnx
     from fakeimage.serving.bento_store import local_detector_folder, store_detector
 
     if model:
         os.environ["FAKEIMAGE_MODEL"] = model
-    return store_detector(local_detector_folder())
+    with tempfile.TemporaryDirectory(prefix="fakeimage-onnx-") as scratch:
+        return store_detector(with_onnx(local_detector_folder(), Path(scratch)))
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -130,8 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("images", nargs="+", metavar="IMAGE")
     predict.add_argument(
         "--model",
-        help="model folder, .keras file or models:/NAME@ALIAS "
-        "(default: models/champion, else the shipped models/reference)",
+        help="model folder (default: models/champion, else the shipped models/reference); "
+        "scored by ONNX Runtime",
     )
     predict.set_defaults(handler=_predict)
 

@@ -15,7 +15,9 @@ def detector_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     from fakeimage.config import ModelParams
     from fakeimage.data.hashes import training_record
-    from fakeimage.models.inference import save_detector
+    from fakeimage.models.card import ONNX_FILE
+    from fakeimage.models.export import export_onnx
+    from fakeimage.models.inference import load_detector, save_detector
     from fakeimage.models.zoo import seed_cnn
     from tests.cards import make_card
 
@@ -27,4 +29,7 @@ def detector_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     record = training_record(np.zeros((1, 32, 32, 3), np.uint8))
     save_detector(folder, seed_cnn(ModelParams()), card, record)
+    images = np.random.default_rng(0).integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
+    onnx = export_onnx(load_detector(folder), folder / ONNX_FILE, images)
+    card.model_copy(update={"onnx": onnx}).save(folder)
     return folder

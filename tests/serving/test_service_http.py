@@ -262,3 +262,18 @@ def test_no_server_errors_were_answered(server: Server) -> None:
     ]
     assert errors == [], errors
     assert server.process.process.poll() is None
+
+
+def test_no_server_process_loads_tensorflow_or_keras(server: Server) -> None:
+    """Both processes score through ONNX Runtime: no TensorFlow library is mapped in any."""
+    from fakeimage.serving.process import process_tree
+
+    assert server.predict(*good_image()).status_code == 200  # both processes are warm
+    assert server.post("/predict_batch", [("images", good_image())]).status_code == 200
+    tree = process_tree(server.process.process.pid)
+    python = [p for p in tree if "python" in p.name().lower() or "bentoml" in " ".join(p.cmdline())]
+    assert len(python) >= 2
+    for member in python:
+        maps = Path(f"/proc/{member.pid}/maps").read_text()
+        assert "onnxruntime" in maps or member.pid == server.process.process.pid
+        assert "tensorflow" not in maps.lower(), member.cmdline()

@@ -5,7 +5,7 @@ The service's contract:
 - ``POST /predict`` with one multipart file field ``image`` answers JSON: ``label`` (REAL or
   FAKE), ``prob_fake``, ``confidence``, ``threshold``, ``model`` {name, version}, ``input``
   {width, height, mode, format} and ``warnings``; a bad upload answers 4xx with an error message.
-- ``POST /explain`` with the same field answers a PNG: the Grad-CAM overlay.
+- ``POST /explain`` with the same field answers a PNG: the occlusion-sensitivity overlay.
 - ``GET /readyz`` answers 200 once the model is loaded.
 
 Every call is bounded by a timeout. Failures surface as three exceptions the page can show
@@ -133,7 +133,7 @@ def explain(
     *,
     timeout: float = PREDICT_TIMEOUT_S,
 ) -> bytes:
-    """The Grad-CAM overlay for one image, as PNG bytes."""
+    """The occlusion-sensitivity overlay for one image, as PNG bytes."""
     response = _post_image(url, "/explain", name, data, timeout)
     if not response.content.startswith(_PNG_MAGIC):
         kind = response.headers.get("Content-Type", "no content type")

@@ -34,7 +34,7 @@ VERDICTS = {
 INTRO = (
     "Upload one or more images and a neural network tells you whether each one looks "
     "**AI-generated** or like a **real photograph**, how sure it is, and which regions drove "
-    "its decision (a Grad-CAM heat map). The model learnt from CIFAKE: 32×32-pixel real "
+    "its decision (an occlusion heat map). The model learnt from CIFAKE: 32×32-pixel real "
     "photographs from CIFAR-10 and Stable Diffusion images made to imitate them. Every upload "
     "is shrunk to 32×32 pixels before it is scored, so small, CIFAR-like pictures are judged "
     "best; large photos lose most of their detail on the way and their verdicts are less "

@@ -17,6 +17,7 @@ from fakeimage.atomic import write_text
 from fakeimage.errors import UserError
 
 CARD_FILE = "card.json"
+ONNX_FILE = "model.onnx"
 SYNTHETIC_SOURCE = "synthetic"
 
 
@@ -95,6 +96,20 @@ class TrainingImages(_Record):
     count: int
 
 
+class OnnxExport(_Record):
+    """The ONNX graph serving runs, and how closely it matched Keras when it was exported."""
+
+    file: str
+    opset: int
+    flip_tta: bool
+    """Whether the graph itself averages each image with its mirror."""
+    parity_images: int
+    max_abs_difference: float
+    verdict_changes: int
+    threshold_ties: int = 0
+    """Images scored within the tolerance of the threshold whose verdict rounding flipped."""
+
+
 class Lineage(_Record):
     """Where a model came from and why it holds (or held) the alias."""
 
@@ -118,6 +133,7 @@ class ModelCard(_Record):
     training: Training
     training_images: TrainingImages
     evaluation: Evaluation | None = None
+    onnx: OnnxExport | None = None
     exported_at: str | None = None
     reproduce: str = "dvc repro"
 

@@ -153,13 +153,18 @@ def _load_from_mlflow(uri: str) -> Detector:
 
 
 def save_detector(
-    detector_dir: Path, model: keras.Model | Path, card: ModelCard, record: np.ndarray
+    detector_dir: Path,
+    model: keras.Model | Path,
+    card: ModelCard,
+    record: np.ndarray,
+    onnx_graph: Path | None = None,
 ) -> None:
     """Write a detector folder that replaces detector_dir: model, card, training-image record.
 
-    `model` is a Keras model or the path of a .keras file to copy. An evaluated card is also
-    rendered as Markdown. The folder is assembled beside the target and swapped in by rename,
-    so readers never see half of it.
+    `model` is a Keras model or the path of a .keras file to copy; `onnx_graph`, if given, is
+    copied as the card's `onnx.file`. An evaluated card is also rendered as Markdown. The
+    folder is assembled beside the target and swapped in by rename, so readers never see half
+    of it.
     """
     from fakeimage.atomic import replace_directory, write_text
 
@@ -172,6 +177,8 @@ def save_detector(
         else:
             model.save(staging / MODEL_FILE)
         save_training_record(staging / TRAINING_IMAGES_FILE, record)
+        if onnx_graph is not None and card.onnx is not None:
+            shutil.copyfile(onnx_graph, staging / card.onnx.file)
         card.save(staging)
         if card.evaluation is not None:
             write_text(staging / MARKDOWN_FILE, render_model_card(card))
@@ -179,20 +186,3 @@ def save_detector(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
-
-def resolve_detector(location: str | Path | None = None) -> tuple[Detector, str]:
-    """The detector to serve: the given one, else the local champion, else the shipped reference.
-
-    Returns the detector and a short description of where it came from.
-    """
-    from fakeimage.paths import CHAMPION_DIR, REFERENCE_DIR, project_root
-
-    if location:
-        return load_detector(location), str(location)
-    for folder, what in ((CHAMPION_DIR, "local champion"), (REFERENCE_DIR, "shipped reference")):
-        for candidate in (folder, project_root() / folder):
-            if (candidate / MODEL_FILE).is_file():
-                return load_detector(candidate), f"{what}, {candidate}"
-    raise UserError(
-        "no model found: run `make run` to train a champion (models/champion), or pass --model PATH"
-    )

@@ -3,7 +3,9 @@
 - `service`: the BentoML services (the public API and the model process behind it);
 - `predictions`: request-independent logic (configuration, reading uploads within limits,
   verdicts, warnings, response and error bodies), plain functions the tests call directly;
-- `gradcam`: Grad-CAM heatmaps and their PNG overlays for `/explain`.
+- `bento_store`: the served model in BentoML's model store;
+- `explain`: occlusion-sensitivity maps and their PNG overlays for `/explain`.
 
-Importing this package is cheap: TensorFlow is loaded only by the model process.
+Neither server process imports TensorFlow or Keras: models are scored by ONNX Runtime
+(`fakeimage.models.onnx_runtime`).
 """

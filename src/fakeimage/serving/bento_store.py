@@ -17,11 +17,11 @@ from pathlib import Path
 
 from fakeimage.data.hashes import TRAINING_IMAGES_FILE
 from fakeimage.errors import UserError
-from fakeimage.models.card import CARD_FILE, ModelCard
+from fakeimage.models.card import CARD_FILE, ONNX_FILE, ModelCard
 from fakeimage.models.card_markdown import MARKDOWN_FILE
 
 STORE_NAME = "fake-image-detector"
-_FOLDER_FILES = ("model.keras", CARD_FILE, TRAINING_IMAGES_FILE, MARKDOWN_FILE)
+_FOLDER_FILES = ("model.keras", ONNX_FILE, CARD_FILE, TRAINING_IMAGES_FILE, MARKDOWN_FILE)
 
 
 def bento_tag(folder: Path) -> str:
@@ -44,6 +44,11 @@ def store_detector(folder: Path) -> str:
     except NotFound:
         pass
     card = ModelCard.load(folder)
+    if card.onnx is None or not (folder / card.onnx.file).is_file():
+        raise UserError(
+            f"{folder} has no ONNX graph to serve: start the service with `fakeimage serve` "
+            "(or `make serve`), which exports one, or run `make run`"
+        )
     labels = {"registry_version": card.version, "arch": card.architecture.arch}
     metadata = {"name": card.name, "version": card.version, "run_id": card.run_id or ""}
     with bentoml.models.create(tag, labels=labels, metadata=metadata) as stored:

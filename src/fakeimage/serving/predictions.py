@@ -34,7 +34,7 @@ from fakeimage.data.layout import CLASS_NAMES
 from fakeimage.errors import UserError
 
 if TYPE_CHECKING:
-    from fakeimage.models.inference import Detector
+    from fakeimage.models.onnx_runtime import OnnxDetector
 
 logger = logging.getLogger("bentoml.fakeimage")
 
@@ -69,11 +69,11 @@ class ServingConfig:
     batch_size: int = 256
     """FAKEIMAGE_BATCH_SIZE: adaptive batching's largest model batch (images)."""
     model_threads: int = 1
-    """FAKEIMAGE_MODEL_THREADS: TensorFlow threads of the API process, which scores single
-    images (0: TensorFlow's default, all cores). One image gains nothing from a second thread,
+    """FAKEIMAGE_MODEL_THREADS: ONNX Runtime threads of the API process, which scores single
+    images (0: ONNX Runtime's default, all cores). One image gains nothing from a second thread,
     which would only take a core from decoding uploads."""
     batch_threads: int = 0
-    """FAKEIMAGE_BATCH_THREADS: TensorFlow threads of the batch model worker (0: all cores).
+    """FAKEIMAGE_BATCH_THREADS: ONNX Runtime threads of the batch model worker (0: all cores).
     Batches of 64+ images run nearly twice as fast on two cores as on one."""
     batch_latency_ms: int = 1000
     """FAKEIMAGE_BATCH_LATENCY_MS: adaptive batching's latency bound. BentoML waits only as
@@ -153,7 +153,7 @@ class ModelInfo:
     source: str = ""
 
     @classmethod
-    def from_detector(cls, detector: Detector, source: str = "") -> ModelInfo:
+    def from_detector(cls, detector: OnnxDetector, source: str = "") -> ModelInfo:
         return cls(detector.name, detector.version, float(detector.threshold), source)
 
     def as_dict(self) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio.to_thread
 import bentoml
@@ -31,7 +31,8 @@ import numpy as np
 from PIL import Image
 from starlette.responses import JSONResponse, Response
 
-from fakeimage.serving import gradcam
+from fakeimage.models.onnx_runtime import OnnxDetector, load_onnx_detector
+from fakeimage.serving import explain
 from fakeimage.serving.bento_store import served_model_tag
 from fakeimage.serving.predictions import (
     MULTIPART_SLACK,
@@ -51,9 +52,6 @@ from fakeimage.serving.predictions import (
     verdict,
 )
 
-if TYPE_CHECKING:
-    from fakeimage.models.inference import Detector
-
 logger = logging.getLogger("bentoml.fakeimage")
 CONFIG = ServingConfig.from_env()
 MODEL_TAG = served_model_tag()
@@ -61,28 +59,18 @@ MODEL_TAG = served_model_tag()
 
 def load_served_detector(
     stored: bentoml.Model, role: str, threads: int
-) -> tuple[Detector, ModelInfo]:
-    """The detector in the declared store model, loaded for this process.
+) -> tuple[OnnxDetector, ModelInfo]:
+    """The ONNX graph of the declared store model, loaded for this process.
 
-    Sets TensorFlow's thread count first (0 keeps TensorFlow's default, all cores), traces the
-    forward pass before traffic arrives and logs which model it serves.
+    ONNX Runtime gets `threads` intra-op threads (0 keeps its default, all cores); one call
+    before traffic arrives warms it up; the log says which model is served.
     """
-    import tensorflow as tf
-
-    from fakeimage.models.inference import load_detector
-
-    if threads:
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(threads)
-        except RuntimeError:  # TensorFlow already ran something in this process
-            logger.warning("TensorFlow was initialised already; keeping its thread count")
-    detector = load_detector(Path(stored.path))
+    detector = load_onnx_detector(Path(stored.path), threads)
     source = f"BentoML model {stored.tag}"
     detector.predict_proba(np.zeros((1, 32, 32, 3), dtype=np.uint8))
     info = ModelInfo.from_detector(detector, source)
     logger.info(
-        "%s: serving model %s version %s (threshold %.4f) from %s; TensorFlow threads: %s",
+        "%s: serving model %s version %s (threshold %.4f) from %s; ONNX Runtime threads: %s",
         role,
         info.name,
         info.version,
@@ -139,7 +127,6 @@ class FakeImageDetector:
     def __init__(self) -> None:
         detector, self.info = load_served_detector(self.bento_model, "API", CONFIG.model_threads)
         self.score = detector.predict_proba
-        self.gradients = gradcam.gradient_model(detector.model)
         tmpdir = upload_tmpdir()
         if tmpdir is not None:  # where BentoML spools uploads, in this API process only
             tempfile.tempdir = tmpdir
@@ -195,14 +182,14 @@ class FakeImageDetector:
 
     @bentoml.api(route="/explain")
     async def explain(self, image: Path) -> Image.Image:
-        """Grad-CAM of the verdict on one image (field `image`) over its 32x32 input, as PNG."""
+        """Occlusion map of the verdict on one image (field `image`) over its 32x32 input, PNG."""
         mark_request_parsed()
         try:
             prepared, probability = await anyio.to_thread.run_sync(self._prepare_and_score, image)
         except RequestError as exc:
             return _error(exc)  # type: ignore[return-value]
         label, confidence = verdict(probability, self.info.threshold)
-        png = await anyio.to_thread.run_sync(_render, self.gradients, prepared.pixels, label)
+        png = await anyio.to_thread.run_sync(_render, self.score, prepared.pixels, label)
         headers = {
             "X-FakeImage-Label": label,
             "X-FakeImage-Prob-Fake": f"{probability:.6f}",
@@ -214,9 +201,9 @@ class FakeImageDetector:
         return Response(png, media_type="image/png", headers=headers)  # type: ignore[return-value]
 
 
-def _render(gradients: Any, pixels: np.ndarray, label: str) -> bytes:
-    heat = gradcam.heatmap(gradients, pixels, explain_fake=label == "FAKE")
-    return gradcam.png_bytes(gradcam.overlay(pixels, heat))
+def _render(score: Any, pixels: np.ndarray, label: str) -> bytes:
+    heat = explain.heatmap(score, pixels, explain_fake=label == "FAKE")
+    return explain.png_bytes(explain.overlay(pixels, heat))
 
 
 def _error(exc: RequestError) -> JSONResponse:

@@ -11,13 +11,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from mlflow import MlflowClient
 
 from fakeimage.atomic import write_json
 from fakeimage.config import Params
 from fakeimage.data.hashes import TRAINING_IMAGES_FILE, load_training_record
 from fakeimage.data.preprocess import fingerprint, load_split
-from fakeimage.models.card import ModelCard
+from fakeimage.models.card import ONNX_FILE, ModelCard
+from fakeimage.models.export import export_onnx
 from fakeimage.models.inference import MODEL_FILE, load_detector, save_detector
 from fakeimage.paths import CHAMPION_DIR, REFERENCE_DIR, REPORTS_DIR, split_path
 from fakeimage.registry.promotion import Comparison, Contender, Decision, challenge
@@ -91,7 +93,9 @@ def run(params: Params) -> None:
         )
         champion = aliased_version(client, name, alias)
         assert champion is not None
-        _export(folders[champion.run_id], name, champion.version, alias, champion.tags)
+        _export(
+            folders[champion.run_id], name, champion.version, alias, champion.tags, splits["val"].x
+        )
 
     report |= {
         "promoted": decision.promote,
@@ -143,10 +147,19 @@ def _tags(report: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _export(folder: Path, name: str, version: str, alias: str, tags: dict[str, str]) -> None:
-    """Write the champion's folder, its card naming the registry version and why it holds it."""
+def _export(
+    folder: Path,
+    name: str,
+    version: str,
+    alias: str,
+    tags: dict[str, str],
+    parity_images: np.ndarray,
+) -> None:
+    """Write the champion's folder (with its checked ONNX graph), its card naming the registry
+    version and why it holds the alias."""
     detector = load_detector(folder)
     assert detector.card is not None
+    onnx = export_onnx(detector, folder / ONNX_FILE, parity_images)
     card = detector.card
     lineage = card.lineage.model_copy(update={"promotion": tags.get("promotion_reason")})
     card = card.model_copy(
@@ -155,8 +168,9 @@ def _export(folder: Path, name: str, version: str, alias: str, tags: dict[str, s
             "version": str(version),
             "alias": alias,
             "lineage": lineage,
+            "onnx": onnx,
             "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
     )
     record = load_training_record(folder / TRAINING_IMAGES_FILE)
-    save_detector(CHAMPION_DIR, folder / MODEL_FILE, card, record)
+    save_detector(CHAMPION_DIR, folder / MODEL_FILE, card, record, folder / ONNX_FILE)
