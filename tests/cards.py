@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fakeimage.models.card import (
@@ -78,3 +79,27 @@ def make_card(*, source: str = "archive", evaluated: bool = True, **update: Any)
         reproduce="git checkout abc123 && dvc repro",
     )
     return card.model_copy(update=update)
+
+
+def save_servable_detector(
+    folder: Path, *, name: str = "test-detector", version: str = "7", seed: int = 0
+) -> Path:
+    """A packaged seed_cnn with random weights, threshold 0.5 and its checked ONNX graph."""
+    import keras
+    import numpy as np
+
+    from fakeimage.config import ModelParams
+    from fakeimage.data.hashes import training_record
+    from fakeimage.models.card import ONNX_FILE
+    from fakeimage.models.export import export_onnx
+    from fakeimage.models.inference import load_detector, save_detector
+    from fakeimage.models.zoo import seed_cnn
+
+    keras.utils.set_random_seed(seed)
+    card = make_card(name=name, version=version)
+    card = card.model_copy(update={"evaluation": EVALUATION.model_copy(update={"threshold": 0.5})})
+    images = np.random.default_rng(seed).integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
+    save_detector(folder, seed_cnn(ModelParams()), card, training_record(images[:1]))
+    onnx = export_onnx(load_detector(folder), folder / ONNX_FILE, images)
+    card.model_copy(update={"onnx": onnx}).save(folder)
+    return folder

@@ -27,6 +27,9 @@ IDENTITY = {
 }
 
 
+PIPELINE_REPORTS = "reports/"
+"""What `dvc repro` writes outside ignored folders: a copy starts without a local run's."""
+
 NEEDS_REAL_PIPELINE = [
     pytest.mark.slow,
     pytest.mark.skipif(not SAMPLE.is_file(), reason=f"the CIFAKE sample {SAMPLE} is absent"),
@@ -61,6 +64,8 @@ def copy_repository(
         timeout=60,
     ).stdout.decode()
     for relative in filter(None, listing.split("\0")):
+        if relative.startswith(PIPELINE_REPORTS):  # a local run's results, not the project
+            continue
         source = REPO_ROOT / relative
         if not source.is_file():  # deleted in the working tree, or a submodule
             continue

@@ -156,16 +156,9 @@ def service(tmp_path: Path) -> Iterator[str]:
     """The real BentoML service on a free port, serving a tiny untrained detector."""
     if not SERVICE_FILE.is_file():
         pytest.skip(f"{SERVICE_FILE.relative_to(REPO_ROOT)} does not exist yet")
-    from fakeimage.config import ModelParams
-    from fakeimage.models.inference import save_detector
-    from fakeimage.models.zoo import seed_cnn
+    from tests.cards import save_servable_detector
 
-    detector = tmp_path / "det"
-    save_detector(
-        detector,
-        seed_cnn(ModelParams()),
-        {"name": "test-detector", "version": "1", "threshold": 0.5},
-    )
+    detector = save_servable_detector(tmp_path / "det", version="1")
     with run_service(
         tmp_path / "bentoml",
         model=detector,
