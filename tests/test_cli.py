@@ -106,3 +106,42 @@ def test_main_returns_2_in_process(
     err = capsys.readouterr().err
     assert err.startswith("fakeimage: error: params.yaml: unknown key 'dat' (known here: data,")
     assert err.count("\n") == 1 and err.endswith("\n")
+
+
+def test_predict_scores_through_onnx_and_names_bad_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from tests.cards import save_servable_detector
+
+    folder = save_servable_detector(tmp_path / "detector")
+    image = tmp_path / "photo.png"
+    Image.fromarray(np.full((32, 32, 3), 120, np.uint8)).save(image)
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    monkeypatch.delenv("FAKEIMAGE_MODEL", raising=False)
+    assert main(["predict", str(image), "--model", str(folder)]) == 0
+    out, err = capsys.readouterr()
+    assert "model: test-detector version 7" in err
+    path, label, score = out.strip().split("\t")
+    assert path == str(image) and label in ("REAL", "FAKE") and score.startswith("P(fake)=")
+    assert main(["predict", str(tmp_path / "broken.jpg"), "--model", str(folder)]) == 2
+    out, err = capsys.readouterr()
+    assert "\tERROR\t" in out and "1 of 1 images could not be read" in err
+
+
+def test_a_folder_without_onnx_is_exported_on_the_way(tmp_path: Path) -> None:
+    """The shipped reference has no ONNX graph: serving and predict export one into scratch."""
+    from fakeimage.models.card import ModelCard
+    from fakeimage.models.export import with_onnx
+    from tests.cards import save_servable_detector
+
+    folder = save_servable_detector(tmp_path / "detector")
+    card = ModelCard.load(folder)
+    assert with_onnx(folder, tmp_path / "scratch") == folder  # has one: used as it is
+    (folder / "model.onnx").unlink()
+    card.model_copy(update={"onnx": None}).save(folder)
+    copy = with_onnx(folder, tmp_path / "scratch")
+    assert copy != folder and (copy / "model.onnx").is_file()
+    assert ModelCard.load(copy).onnx is not None and ModelCard.load(folder).onnx is None
