@@ -6,6 +6,7 @@ commit, so uncommitted work is tested too, on a machine where git may have no id
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,23 @@ NEEDS_REAL_PIPELINE = [
 ]
 """Marks for tests that run real `dvc` on the shared CIFAKE sample (skipped, with the reason,
 where any of it is missing)."""
+
+
+def isolated_env(repo: Path, **extra: str) -> dict[str, str]:
+    """The environment for commands in a repository copy: the copy's own code, no MLflow store,
+    experiment, cluster, model or database setting inherited from outside, a git identity."""
+    inherited = ("MLFLOW_", "DVC_EXP", "TF_CONFIG", "FAKEIMAGE_", "PG")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(inherited)}
+    env.update(
+        IDENTITY,
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        PYTHONPATH=str(repo / "src"),  # run the copy's code, not the editable install's
+        DVC_NO_ANALYTICS="1",
+        PYTHONDONTWRITEBYTECODE="1",
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
+    env.update(extra)
+    return env
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str], timeout: int = 300) -> str:

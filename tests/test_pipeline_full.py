@@ -10,7 +10,6 @@ from it is served from BentoML's store in another folder; a deliberately weak ex
 from __future__ import annotations
 
 import json
-import os
 import time
 import zipfile
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 
 from fakeimage.serving.process import run_service
-from repo_copy import BIN, IDENTITY, NEEDS_REAL_PIPELINE, SAMPLE, copy_repository, run
+from repo_copy import BIN, NEEDS_REAL_PIPELINE, SAMPLE, copy_repository, isolated_env, run
 
 EXPERIMENT = "fake-image-detector"
 MODEL_NAME = "fake-image-detector"
@@ -71,22 +70,7 @@ class Pipeline:
 
 
 def _environment(repo: Path, home: Path) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("MLFLOW_", "DVC_EXP", "TF_CONFIG", "FAKEIMAGE_"))
-    }
-    env.update(
-        IDENTITY,
-        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        PYTHONPATH=str(repo / "src"),  # run the copy's code, not the editable install's
-        DVC_NO_ANALYTICS="1",
-        PYTHONDONTWRITEBYTECODE="1",
-        TF_CPP_MIN_LOG_LEVEL="2",
-        BENTOML_HOME=str(home),
-        BENTOML_DO_NOT_TRACK="True",
-    )
-    return env
+    return isolated_env(repo, BENTOML_HOME=str(home), BENTOML_DO_NOT_TRACK="True")
 
 
 @pytest.fixture(scope="module")

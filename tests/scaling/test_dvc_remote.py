@@ -4,13 +4,12 @@ nothing to re-run there. A local folder stands in for S3, GCS or SSH (the same c
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from repo_copy import BIN, IDENTITY, copy_repository, run
+from repo_copy import BIN, copy_repository, isolated_env, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -23,19 +22,10 @@ def test_remote_push_then_pull_into_a_fresh_clone_has_nothing_to_reproduce(
     tmp_path: Path,
 ) -> None:
     repo, clone, remote = tmp_path / "repo", tmp_path / "clone", tmp_path / "remote"
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("MLFLOW_", "DVC_EXP", "TF_CONFIG"))
-    }
-    env.update(
-        IDENTITY,
-        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        TF_CPP_MIN_LOG_LEVEL="2",
-    )
+    env = isolated_env(repo)
     dvc, fakeimage = str(BIN / "dvc"), str(BIN / "fakeimage")
-    copy_repository(repo, {**env, "PYTHONPATH": str(repo / "src")}, _quick)
-    run([dvc, "repro"], repo, {**env, "PYTHONPATH": str(repo / "src")}, timeout=480)
+    copy_repository(repo, env, _quick)
+    run([dvc, "repro"], repo, env, timeout=480)
 
     # What a team does once: name the remote (committed), push, commit the lock and metrics.
     run([dvc, "remote", "add", "-d", "storage", str(remote)], repo, env)
@@ -46,7 +36,7 @@ def test_remote_push_then_pull_into_a_fresh_clone_has_nothing_to_reproduce(
 
     # A collaborator or CI: clone, pull, and nothing needs computing again.
     run(["git", "clone", "-q", str(repo), str(clone)], tmp_path, env)
-    clone_env = {**env, "PYTHONPATH": str(clone / "src")}
+    clone_env = isolated_env(clone)
     pulled = run([dvc, "pull"], clone, clone_env, timeout=300)
     assert "fetched" in pulled or "added" in pulled
     for path in (

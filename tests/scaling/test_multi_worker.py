@@ -8,7 +8,6 @@ MLflow and writes models/trained and the stage's reports.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 
 from fakeimage.models.card import ModelCard
-from repo_copy import BIN, IDENTITY, copy_repository, run
+from repo_copy import BIN, copy_repository, isolated_env, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -44,12 +43,7 @@ def test_multi_worker_training_records_one_run_from_the_chief(tmp_path: Path) ->
     machines = [tmp_path / "chief", tmp_path / "worker"]
     processes = []
     for index, repo in enumerate(machines):
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("MLFLOW_", "DVC_EXP", "TF_CONFIG"))
-        }
-        env.update(IDENTITY, PYTHONPATH=str(repo / "src"), TF_CPP_MIN_LOG_LEVEL="2")
+        env = isolated_env(repo)
         copy_repository(repo, env, _two_workers_tiny)
         for stage in ("fetch", "preprocess"):
             run([str(BIN / "fakeimage"), "stage", stage], repo, env, timeout=120)

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from fakeimage.serving.process import free_port, stop_process_tree
-from repo_copy import BIN, IDENTITY, REPO_ROOT, copy_repository, run
+from repo_copy import BIN, REPO_ROOT, copy_repository, isolated_env, run
 from tests.scaling.postgres import postgres_bindir, running_postgres
 
 MODEL_NAME = "fake-image-detector"
@@ -76,18 +76,7 @@ def test_postgres_tracking_server_runs_the_pipeline(tmp_path: Path) -> None:
                 assert database.password not in " ".join(member.cmdline())
 
             repo = tmp_path / "repo"
-            env = {
-                key: value
-                for key, value in os.environ.items()
-                if not key.startswith(("MLFLOW_", "DVC_EXP", "TF_CONFIG", "PG"))
-            }
-            env.update(
-                IDENTITY,
-                PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-                PYTHONPATH=str(repo / "src"),
-                MLFLOW_TRACKING_URI=url,
-                TF_CPP_MIN_LOG_LEVEL="2",
-            )
+            env = isolated_env(repo, MLFLOW_TRACKING_URI=url)
             copy_repository(repo, env, _quick)
             output = run([str(BIN / "dvc"), "repro"], repo, env, timeout=480)
             assert "promote: kept the champion" in output
