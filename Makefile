@@ -31,10 +31,9 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	# constraints.txt pins the whole environment: install it as it is (no resolving), then
 	# the project itself, then check that nothing is missing or conflicting.
-	$(VENV)/bin/python -m pip install --quiet --no-deps -r constraints.txt
+	$(VENV)/bin/python -m pip install --quiet --no-deps -r constraints.txt wheel
 	$(VENV)/bin/python -m pip install --quiet --no-deps -e '.[dev]'
 	$(VENV)/bin/python -m pip check
 	test -d .git || git init --quiet

@@ -18,6 +18,7 @@ import keras
 import mlflow
 import numpy as np
 import pytest
+import yaml
 from mlflow import MlflowClient
 
 from fakeimage.config import ModelParams, load_params
@@ -48,10 +49,10 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.chdir(tmp_path)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    params = (REPO / "params.yaml").read_text()
-    params = params.replace("epochs: 10", "epochs: 1").replace("batch_size: 64", "batch_size: 32")
-    params = params.replace("min_unseen_images: 200", "min_unseen_images: 40")
-    (tmp_path / "params.yaml").write_text(params)
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["train"].update(epochs=1, batch_size=32)
+    params["promote"]["min_unseen_images"] = 40
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     splits = {"train": _dataset(128, 0), "val": _dataset(120, 1), "test": _dataset(60, 2)}
     for name, data in splits.items():
         save_split(data, split_path(name))

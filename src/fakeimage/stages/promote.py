@@ -20,7 +20,7 @@ from fakeimage.data.hashes import TRAINING_IMAGES_FILE, load_training_record
 from fakeimage.data.preprocess import fingerprint, load_split
 from fakeimage.models.card import ONNX_FILE, ModelCard
 from fakeimage.models.export import export_onnx
-from fakeimage.models.inference import MODEL_FILE, load_detector, save_detector
+from fakeimage.models.inference import MODEL_FILE, Detector, load_detector, save_detector
 from fakeimage.paths import CHAMPION_DIR, REFERENCE_DIR, REPORTS_DIR, split_path
 from fakeimage.registry.promotion import Comparison, Contender, Decision, challenge
 from fakeimage.registry.store import (
@@ -64,6 +64,7 @@ def run(params: Params) -> None:
 
     with tempfile.TemporaryDirectory(prefix="fakeimage-promote-") as scratch:
         folders = {candidate_run: download_detector_folder(candidate_run, Path(scratch))}
+        detectors = {candidate_run: load_detector(folders[candidate_run])}  # each loaded once
         report: dict[str, Any] = {"metric": settings.metric}
         if previous is None:
             decision = Decision(True, "there is no champion yet")
@@ -71,9 +72,10 @@ def run(params: Params) -> None:
             decision = Decision(False, "the best new run is already the champion")
         else:
             folders[previous.run_id] = download_detector_folder(previous.run_id, Path(scratch))
+            detectors[previous.run_id] = load_detector(folders[previous.run_id])
             decision, comparison, unseen = challenge(
-                _contender(folders[previous.run_id]),
-                _contender(folders[candidate_run]),
+                _contender(detectors[previous.run_id], folders[previous.run_id]),
+                _contender(detectors[candidate_run], folders[candidate_run]),
                 splits["val"].x,
                 splits["val"].y,
                 metric=settings.metric,
@@ -82,7 +84,7 @@ def run(params: Params) -> None:
             report |= _comparison_report(comparison, unseen)
         if decision.promote:
             client.set_registered_model_alias(name, alias, candidate_version)
-        challenger_card = load_detector(folders[candidate_run]).card
+        challenger_card = detectors[candidate_run].card
         outcome = "promoted" if decision.promote else "kept the champion"
         describe_version(
             client,
@@ -94,7 +96,13 @@ def run(params: Params) -> None:
         champion = aliased_version(client, name, alias)
         assert champion is not None
         _export(
-            folders[champion.run_id], name, champion.version, alias, champion.tags, splits["val"].x
+            detectors[champion.run_id],
+            folders[champion.run_id],
+            name,
+            champion.version,
+            alias,
+            champion.tags,
+            splits["val"].x,
         )
 
     report |= {
@@ -115,8 +123,7 @@ def run(params: Params) -> None:
     )
 
 
-def _contender(folder: Path) -> Contender:
-    detector = load_detector(folder)
+def _contender(detector: Detector, folder: Path) -> Contender:
     assert detector.card is not None
     return Contender(
         score=detector.predict_proba,
@@ -148,6 +155,7 @@ def _tags(report: dict[str, Any]) -> dict[str, str]:
 
 
 def _export(
+    detector: Detector,
     folder: Path,
     name: str,
     version: str,
@@ -157,7 +165,6 @@ def _export(
 ) -> None:
     """Write the champion's folder (with its checked ONNX graph), its card naming the registry
     version and why it holds the alias."""
-    detector = load_detector(folder)
     assert detector.card is not None
     onnx = export_onnx(detector, folder / ONNX_FILE, parity_images)
     card = detector.card
