@@ -185,4 +185,3 @@ def save_detector(
         replace_directory(staging, detector_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
