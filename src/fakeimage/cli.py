@@ -105,7 +105,7 @@ def _stored_model_tag(model: str | None) -> str:
     if model:
         os.environ["FAKEIMAGE_MODEL"] = model
     with tempfile.TemporaryDirectory(prefix="fakeimage-onnx-") as scratch:
-        return store_detector(with_onnx(local_detector_folder(), Path(scratch)))
+        return store_detector(local_detector_folder(), lambda f: with_onnx(f, Path(scratch)))
 
 
 def _serve(args: argparse.Namespace) -> None:

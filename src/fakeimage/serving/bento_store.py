@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from fakeimage.data.hashes import TRAINING_IMAGES_FILE
@@ -24,26 +25,32 @@ STORE_NAME = "fake-image-detector"
 _FOLDER_FILES = ("model.keras", ONNX_FILE, CARD_FILE, TRAINING_IMAGES_FILE, MARKDOWN_FILE)
 
 
-def bento_tag(folder: Path) -> str:
+def bento_tag(folder: Path, card: ModelCard) -> str:
     """`fake-image-detector:v<registry version>-<first 8 hex of the model file's sha256>`."""
-    card = ModelCard.load(folder)
     digest = hashlib.sha256((folder / "model.keras").read_bytes()).hexdigest()[:8]
     version = re.sub(r"[^a-z0-9._-]+", "-", card.version.lower())[:40]
     return f"{STORE_NAME}:v{version}-{digest}"
 
 
-def store_detector(folder: Path) -> str:
-    """Put a detector folder into BentoML's model store (once per tag); return the tag."""
+def store_detector(folder: Path, add_onnx: Callable[[Path], Path] | None = None) -> str:
+    """Put a detector folder into BentoML's model store (once per tag); return the tag.
+
+    A folder without an ONNX graph goes through `add_onnx` (folder -> a folder with one), but
+    only when the tag is not stored yet: a second start does not export again.
+    """
     import bentoml
     from bentoml.exceptions import NotFound
 
-    tag = bento_tag(folder)
+    card = ModelCard.load(folder)
+    tag = bento_tag(folder, card)
     try:
         bentoml.models.get(tag)
         return tag
     except NotFound:
         pass
-    card = ModelCard.load(folder)
+    if (card.onnx is None or not (folder / card.onnx.file).is_file()) and add_onnx:
+        folder = add_onnx(folder)
+        card = ModelCard.load(folder)
     if card.onnx is None or not (folder / card.onnx.file).is_file():
         raise UserError(
             f"{folder} has no ONNX graph to serve: start the service with `fakeimage serve` "
