@@ -26,9 +26,9 @@ def _predict(args: argparse.Namespace) -> None:
     import tempfile
 
     from fakeimage.data.images import BadImageError, load_model_input
-    from fakeimage.data.layout import CLASS_NAMES
     from fakeimage.models.export import with_onnx
     from fakeimage.models.onnx_runtime import load_onnx_detector
+    from fakeimage.models.verdict import verdict
     from fakeimage.serving.bento_store import local_detector_folder
 
     if args.model:
@@ -46,7 +46,7 @@ def _predict(args: argparse.Namespace) -> None:
             failures += 1
             continue
         probability = float(detector.predict_proba(pixels[None])[0])
-        label = CLASS_NAMES[int(probability >= detector.threshold)]
+        label, _ = verdict(probability, detector.threshold)
         print(f"{path}\t{label}\tP(fake)={probability:.4f}")
     if failures:
         raise UserError(f"{failures} of {len(args.images)} images could not be read")

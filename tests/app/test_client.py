@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import functools
 import io
 import json
 import socket
@@ -17,6 +19,7 @@ import pytest
 from PIL import Image
 
 from fakeimage.app import client
+from fakeimage.serving.schemas import Prediction
 
 
 def _png(size: int = 8) -> bytes:
@@ -27,6 +30,7 @@ def _png(size: int = 8) -> bytes:
 
 IMAGE = _png()
 OVERLAY = _png(32)
+EXPLANATION = {"method": "occlusion", "png_base64": base64.b64encode(OVERLAY).decode()}
 PREDICTION = {
     "label": "FAKE",
     "prob_fake": 0.8125,
@@ -45,6 +49,7 @@ class Upload:
     filename: str | None
     content_type: str | None
     data: bytes
+    form: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -76,16 +81,23 @@ def _parse_upload(path: str, content_type: str, body: bytes) -> Upload:
     message = BytesParser(policy=HTTP).parsebytes(
         f"Content-Type: {content_type}\r\n\r\n".encode() + body
     )
+    form, image = {}, None
     for part in message.iter_parts():
-        if part.get_param("name", header="content-disposition") == "image":
-            return Upload(
-                path,
-                "image",
-                part.get_filename(),
-                part.get_content_type(),
-                part.get_payload(decode=True),
-            )
-    return Upload(path, None, None, None, b"")
+        name = part.get_param("name", header="content-disposition")
+        if name == "image":
+            image = part
+        elif name:
+            form[name] = part.get_payload(decode=True).decode()
+    if image is None:
+        return Upload(path, None, None, None, b"", form)
+    return Upload(
+        path,
+        "image",
+        image.get_filename(),
+        image.get_content_type(),
+        image.get_payload(decode=True),
+        form,
+    )
 
 
 @pytest.fixture
@@ -108,10 +120,10 @@ def stub() -> Iterator[StubService]:
                 self._reply(_json(400, {"error": "missing multipart field 'image'"}))
             elif not upload.data.startswith(b"\x89PNG"):
                 self._reply(_json(400, {"error": "not a readable image (expected JPEG, PNG)"}))
+            elif self.path == "/predict" and upload.form.get("explain") == "true":
+                self._reply(_json(200, {**PREDICTION, "explanation": EXPLANATION}))
             elif self.path == "/predict":
                 self._reply(_json(200, PREDICTION))
-            elif self.path == "/explain":
-                self._reply(Answer(200, OVERLAY, "image/png"))
             else:
                 self._reply(_json(404, {"error": "not found"}))
 
@@ -186,7 +198,7 @@ def test_service_url_from_env_or_default(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_predict_sends_one_multipart_image_and_returns_the_answer(stub: StubService) -> None:
     answer = client.predict(stub.url + "/", "cat photo.png", IMAGE)
-    assert answer == PREDICTION
+    assert answer == Prediction.model_validate(PREDICTION) and answer.explanation is None
     [upload] = stub.uploads
     assert upload == Upload("/predict", "image", "cat photo.png", "image/png", IMAGE)
 
@@ -198,15 +210,12 @@ def test_predict_guesses_the_content_type_from_the_name(stub: StubService) -> No
     assert [u.content_type for u in stub.uploads] == ["image/jpeg", "application/octet-stream"]
 
 
-def test_predict_fills_in_missing_warnings_and_coerces_prob(stub: StubService) -> None:
-    stub.answers["/predict"] = _json(200, {"label": "REAL", "prob_fake": "0.25"})
-    answer = client.predict(stub.url, "x.png", IMAGE)
-    assert answer == {"label": "REAL", "prob_fake": 0.25, "warnings": []}
-
-
-def test_explain_returns_png_bytes(stub: StubService) -> None:
-    assert client.explain(stub.url, "x.png", IMAGE) == OVERLAY
-    assert stub.uploads[0].path == "/explain"
+def test_predict_brings_the_explanation_in_the_same_request(stub: StubService) -> None:
+    answer = client.predict(stub.url, "x.png", IMAGE, explain=True)
+    [upload] = stub.uploads
+    assert upload.path == "/predict" and upload.form == {"explain": "true"}
+    assert answer.label == "FAKE" and answer.explanation is not None
+    assert base64.b64decode(answer.explanation.png_base64) == OVERLAY
 
 
 def test_is_ready(stub: StubService) -> None:
@@ -215,10 +224,13 @@ def test_is_ready(stub: StubService) -> None:
     assert client.is_ready(stub.url) is False
 
 
+CALLS = [client.predict, functools.partial(client.predict, explain=True)]
+
+
 # --- bad uploads: the service's own message -------------------------------------------------
 
 
-@pytest.mark.parametrize("call", [client.predict, client.explain])
+@pytest.mark.parametrize("call", CALLS)
 def test_bad_upload_carries_the_service_message(stub: StubService, call) -> None:
     with pytest.raises(client.BadUpload) as caught:
         call(stub.url, "notes.png", b"plain text, not an image")
@@ -271,7 +283,8 @@ def test_server_error_is_a_service_error_not_a_bad_upload(stub: StubService) -> 
     "answer",
     [
         Answer(200, b"<html>hello</html>", "text/html"),
-        _json(200, {"label": "MAYBE", "prob_fake": 0.5}),
+        _json(200, {**PREDICTION, "label": "MAYBE"}),
+        _json(200, {**PREDICTION, "prob_fake": "high"}),
         _json(200, {"label": "FAKE"}),
         _json(200, ["FAKE", 0.9]),
     ],
@@ -283,16 +296,10 @@ def test_predict_refuses_answers_outside_the_contract(stub: StubService, answer:
     assert type(caught.value) is client.ServiceError
 
 
-def test_explain_refuses_something_that_is_not_png(stub: StubService) -> None:
-    stub.answers["/explain"] = _json(200, PREDICTION)
-    with pytest.raises(client.ServiceError, match="application/json, not a PNG"):
-        client.explain(stub.url, "x.png", IMAGE)
-
-
 # --- nothing answers ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("call", [client.predict, client.explain])
+@pytest.mark.parametrize("call", CALLS)
 def test_closed_port_is_service_unavailable(closed_url: str, call) -> None:
     started = time.monotonic()
     with pytest.raises(client.ServiceUnavailable) as caught:
@@ -323,5 +330,5 @@ def test_loopback_service_ignores_proxy_settings(
         monkeypatch.setenv(name, closed_url)
     for name in ("NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
-    assert client.predict(stub.url, "x.png", IMAGE)["label"] == "FAKE"
+    assert client.predict(stub.url, "x.png", IMAGE).label == "FAKE"
     assert client.is_ready(stub.url.replace("127.0.0.1", "localhost")) is True

@@ -25,7 +25,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from fakeimage.serving.process import free_port, run_service, stop_process_tree
+from fakeimage.serving.process import (
+    ServiceProcess,
+    free_port,
+    run_service,
+    stop_process_tree,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_ZIP = REPO_ROOT.parent / "shared" / "data" / "cifake-sample.zip"
@@ -43,7 +48,7 @@ CHROMIUM_ARGS = [
 ]
 SERVICE_START_S = 300  # TensorFlow import and model load on a small CI machine
 PAGE_START_S = 60
-RESULT_WAIT_MS = 180_000  # the first /predict and /explain warm the model up
+RESULT_WAIT_MS = 180_000  # the first /predict warms the model up
 
 pytestmark = pytest.mark.slow
 
@@ -152,7 +157,7 @@ def cifake_images(tmp_path: Path) -> dict[str, Path]:
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[str]:
+def service(tmp_path: Path) -> Iterator[ServiceProcess]:
     """The real BentoML service on a free port, serving a tiny untrained detector."""
     if not SERVICE_FILE.is_file():
         pytest.skip(f"{SERVICE_FILE.relative_to(REPO_ROOT)} does not exist yet")
@@ -166,7 +171,7 @@ def service(tmp_path: Path) -> Iterator[str]:
         cwd=REPO_ROOT,
         start_timeout_s=SERVICE_START_S,
     ) as server:
-        yield server.url
+        yield server
 
 
 @pytest.fixture
@@ -218,7 +223,7 @@ def _screenshot(page, path: Path) -> Path:
 
 @pytest.mark.timeout(600)
 def test_page_shows_verdicts_for_a_fake_and_a_real_image(
-    service: str,
+    service: ServiceProcess,
     start_page: StartPage,
     browser,
     cifake_images: dict[str, Path],
@@ -228,7 +233,7 @@ def test_page_shows_verdicts_for_a_fake_and_a_real_image(
 
     from fakeimage.app import client
 
-    page = _open(browser, start_page(service))
+    page = _open(browser, start_page(service.url))
     expect(page.get_by_text("Ready", exact=True)).to_be_visible()
     files = [cifake_images["FAKE"], cifake_images["REAL"]]
     not_an_image = tmp_path / "notes.png"  # the right extension, but text inside
@@ -244,9 +249,9 @@ def test_page_shows_verdicts_for_a_fake_and_a_real_image(
             pytest.fail(f"the page shows an error for {path.name}: {box.inner_text()}")
         expect(box.get_by_role("heading", name=path.name, exact=True)).to_be_visible()
         expect(box).to_contain_text(re.compile(r"P\(fake\) = [01]\.\d{4}"))
-        # two pictures: the upload and the Grad-CAM overlay from /explain; then the details
+        # two pictures: the upload and the occlusion map from the same answer; then the details
         expect(box.get_by_test_id("stImage")).to_have_count(2, timeout=RESULT_WAIT_MS)
-        expect(box.get_by_text("Grad-CAM:")).to_be_visible()
+        expect(box.get_by_text("Occlusion map:")).to_be_visible()
         expect(box.get_by_text("decision threshold 0.50")).to_be_visible(timeout=RESULT_WAIT_MS)
 
         text = box.inner_text()
@@ -256,15 +261,15 @@ def test_page_shows_verdicts_for_a_fake_and_a_real_image(
         assert (verdicts[0] == "AI-generated") == (shown >= 0.5), text
         assert "test-detector" in text
         # the page shows what the service says about the same bytes
-        answer = client.predict(service, path.name, path.read_bytes())
-        assert shown == pytest.approx(answer["prob_fake"], abs=6e-5)
+        answer = client.predict(service.url, path.name, path.read_bytes())
+        assert shown == pytest.approx(answer.prob_fake, abs=6e-5)
         assert box.locator("[role=progressbar]").count() == 1
 
     # the bad upload: the service's own message, and no verdict
     box = page.locator(".st-key-result-2")
     expect(box.get_by_role("heading", name="notes.png", exact=True)).to_be_visible()
     with pytest.raises(client.BadUpload) as refused:
-        client.predict(service, not_an_image.name, not_an_image.read_bytes())
+        client.predict(service.url, not_an_image.name, not_an_image.read_bytes())
     expect(box.get_by_test_id("stAlertContentError")).to_contain_text(
         f"The service refused this file: {refused.value.message}", timeout=RESULT_WAIT_MS
     )
@@ -273,6 +278,9 @@ def test_page_shows_verdicts_for_a_fake_and_a_real_image(
     expect(page.get_by_text("2 of 3 images checked")).to_be_visible()
     assert page.locator("[data-testid=stException]").count() == 0
     assert page.get_by_test_id("stAlertContentError").count() == 1
+    # one request per image: the page never asked /explain
+    assert service.answered(endpoint="/predict")
+    assert service.answered(endpoint="/explain") == []
     _screenshot(page, tmp_path / "page.png")
     page.close()
 

@@ -15,7 +15,9 @@ from PIL import Image, JpegImagePlugin
 from fakeimage.data.images import (
     BadImageError,
     decode_image,
+    describe_input,
     encode_jpeg,
+    input_warnings,
     load_model_input,
     to_model_input,
 )
@@ -319,3 +321,32 @@ def test_png_checksum_error_names_the_broken_chunk() -> None:
     assert "IEND" in png_checksum_error(bytes(broken))
     with pytest.raises(BadImageError, match="CRC"):
         decode_image(bytes(broken))
+
+
+def _noise_image(height: int, width: int) -> Image.Image:
+    return Image.fromarray(_noise(height, width), "RGB")
+
+
+def test_warnings_for_size_and_aspect() -> None:
+    assert input_warnings(_noise_image(32, 32)) == []
+    assert input_warnings(_noise_image(60, 60)) == []  # within 2x of 32x32: no warning
+    (tiny,) = input_warnings(_noise_image(8, 8))
+    assert tiny.startswith("the detector saw only 32x32 images; this image was up-scaled from 8x8")
+    wide = input_warnings(_noise_image(8, 200))
+    assert any("down-scaled from 200x8" in w for w in wide)
+    assert any("up-scaled from 200x8" in w for w in wide)
+    assert any("not square (200x8)" in w for w in wide)
+
+
+def test_warnings_for_what_conversion_drops() -> None:
+    gray = Image.new("L", (32, 32), 128)
+    assert any("grayscale" in w for w in input_warnings(gray))
+    clear = Image.new("RGBA", (32, 32), (10, 20, 30, 0))
+    assert any("transparent pixels" in w for w in input_warnings(clear))
+    opaque = Image.new("RGBA", (32, 32), (10, 20, 30, 255))
+    assert input_warnings(opaque) == []
+
+
+def test_describe_input_is_the_image_as_uploaded() -> None:
+    image = decode_image(_encode(_noise_image(20, 40), "PNG"))
+    assert describe_input(image) == {"width": 40, "height": 20, "mode": "RGB", "format": "PNG"}

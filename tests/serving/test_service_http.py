@@ -7,6 +7,7 @@ its whole process tree.
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import zipfile
@@ -30,6 +31,7 @@ from serving_samples import (
 
 from fakeimage.data.images import load_model_input
 from fakeimage.serving.process import ServiceProcess, run_service
+from fakeimage.serving.schemas import Prediction
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 240
@@ -159,6 +161,36 @@ def test_valid_inputs_get_a_verdict(server: Server, sample: Sample) -> None:
         assert any(sample.warning in warning for warning in answer["warnings"]), answer
 
 
+def test_file_names_of_any_length_are_fine(server: Server) -> None:
+    """Uploads are read in memory: the client's name never becomes a path on the server."""
+    name = "é" * 498 + ".png"
+    assert len(name.encode()) == 1000
+    response = server.predict(name, good_image()[1])
+    assert response.status_code == 200, response.text
+    batch = server.post("/predict_batch", [("images", (name, good_image()[1]))] * 2)
+    assert batch.status_code == 200, batch.text
+    assert [answer["file"] for answer in batch.json()] == [name, name]
+
+
+def test_predict_can_carry_its_explanation(server: Server) -> None:
+    """One request gives the page everything: the verdict and the occlusion map."""
+    name, data = "photo.jpg", encode(noise(48, 48), "JPEG")
+    plain = server.predict(name, data).json()
+    assert plain["explanation"] is None
+    response = requests.post(
+        f"{server.url}/predict",
+        files=[("image", (name, data))],
+        data={"explain": "true"},
+        timeout=REQUEST_TIMEOUT_S,
+    )
+    assert response.status_code == 200, response.text
+    answer = Prediction.model_validate_json(response.content)
+    assert answer.prob_fake == pytest.approx(plain["prob_fake"], abs=1e-6)
+    assert answer.explanation is not None and answer.explanation.method == "occlusion"
+    overlay = Image.open(io.BytesIO(base64.b64decode(answer.explanation.png_base64)))
+    assert overlay.format == "PNG" and overlay.size == (256, 256)
+
+
 # ----------------------------------------------------------------------------- bad requests
 
 
@@ -252,14 +284,8 @@ def test_explain_returns_a_png_overlay(server: Server) -> None:
 
 
 def test_no_server_errors_were_answered(server: Server) -> None:
-    metrics = requests.get(f"{server.url}/metrics", timeout=10).text
-    errors = [
-        line
-        for line in metrics.splitlines()
-        if line.startswith("bentoml_service_request_total")
-        and 'http_response_code="500"' in line
-        and not line.rstrip().endswith(" 0.0")
-    ]
+    assert server.process.answered(endpoint="/predict", http_response_code="200")
+    errors = server.process.answered(http_response_code="500")
     assert errors == [], errors
     assert server.process.process.poll() is None
 

@@ -2,10 +2,9 @@
 
 The service's contract:
 
-- ``POST /predict`` with one multipart file field ``image`` answers JSON: ``label`` (REAL or
-  FAKE), ``prob_fake``, ``confidence``, ``threshold``, ``model`` {name, version}, ``input``
-  {width, height, mode, format} and ``warnings``; a bad upload answers 4xx with an error message.
-- ``POST /explain`` with the same field answers a PNG: the occlusion-sensitivity overlay.
+- ``POST /predict`` with one multipart file field ``image`` (and ``explain=true``) answers
+  the JSON of :class:`fakeimage.serving.schemas.Prediction`, the verdict and its occlusion
+  map in one request; a bad upload answers 4xx with an error message.
 - ``GET /readyz`` answers 200 once the model is loaded.
 
 Every call is bounded by a timeout. Failures surface as three exceptions the page can show
@@ -17,13 +16,15 @@ slowly), :class:`BadUpload` (the service refused the file, with its own message)
 from __future__ import annotations
 
 import ipaddress
-import json
 import mimetypes
 import os
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from pydantic import ValidationError
+
+from fakeimage.serving.schemas import Prediction
 
 SERVICE_URL_ENV = "FAKEIMAGE_SERVICE_URL"
 DEFAULT_SERVICE_URL = "http://127.0.0.1:3000"
@@ -32,15 +33,13 @@ CONNECT_TIMEOUT_S = 3.0
 """How long to wait for the TCP connection: a local service accepts at once or not at all."""
 
 PREDICT_TIMEOUT_S = 60.0
-"""How long to wait for an answer to /predict or /explain (the first call warms the model up)."""
+"""How long to wait for an answer to /predict (the first call warms the model up)."""
 
 READY_TIMEOUT_S = 2.0
 """How long the readiness probe waits, connect and answer each."""
 
 MAX_MESSAGE_CHARS = 500
 """Server messages longer than this are cut, so a stray HTML page cannot flood the page."""
-
-_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 class ServiceError(Exception):
@@ -98,50 +97,22 @@ def predict(
     name: str,
     data: bytes,
     *,
+    explain: bool = False,
     timeout: float = PREDICT_TIMEOUT_S,
-) -> dict[str, Any]:
-    """Score one image: the service's JSON answer (label, prob_fake, confidence, ...)."""
-    response = _post_image(url, "/predict", name, data, timeout)
+) -> Prediction:
+    """Score one image (with its occlusion map when `explain`): the service's validated answer."""
+    form = {"explain": "true"} if explain else None
+    response = _post_image(url, "/predict", name, data, timeout, form)
     try:
-        answer = response.json()
-    except (ValueError, json.JSONDecodeError):
+        return Prediction.model_validate_json(response.content)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"]) or "the answer"
         raise ServiceError(
-            f"the service answered /predict with something that is not JSON: "
+            f"the service answered /predict outside its contract ({where}: {problem['msg']}): "
             f"{_shorten(response.text)!r}",
             status=response.status_code,
         ) from None
-    if not isinstance(answer, dict) or answer.get("label") not in ("REAL", "FAKE"):
-        raise ServiceError(
-            f"the service answered /predict without a REAL/FAKE label: {_shorten(str(answer))}",
-            status=response.status_code,
-        )
-    try:
-        answer["prob_fake"] = float(answer["prob_fake"])
-    except (KeyError, TypeError, ValueError):
-        raise ServiceError(
-            "the service answered /predict without a numeric prob_fake",
-            status=response.status_code,
-        ) from None
-    answer.setdefault("warnings", [])
-    return answer
-
-
-def explain(
-    url: str,
-    name: str,
-    data: bytes,
-    *,
-    timeout: float = PREDICT_TIMEOUT_S,
-) -> bytes:
-    """The occlusion-sensitivity overlay for one image, as PNG bytes."""
-    response = _post_image(url, "/explain", name, data, timeout)
-    if not response.content.startswith(_PNG_MAGIC):
-        kind = response.headers.get("Content-Type", "no content type")
-        raise ServiceError(
-            f"the service answered /explain with {kind}, not a PNG image",
-            status=response.status_code,
-        )
-    return response.content
 
 
 def is_ready(url: str, *, timeout: float = READY_TIMEOUT_S) -> bool:
@@ -158,7 +129,9 @@ def is_ready(url: str, *, timeout: float = READY_TIMEOUT_S) -> bool:
     return response.status_code == 200
 
 
-def _post_image(url: str, path: str, name: str, data: bytes, timeout: float) -> requests.Response:
+def _post_image(
+    url: str, path: str, name: str, data: bytes, timeout: float, form: dict[str, str] | None
+) -> requests.Response:
     base = normalize_url(url)
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     files = {"image": (name or "upload", data, content_type)}
@@ -167,6 +140,7 @@ def _post_image(url: str, path: str, name: str, data: bytes, timeout: float) -> 
             response = session.post(
                 f"{base}{path}",
                 files=files,
+                data=form,
                 timeout=(min(CONNECT_TIMEOUT_S, timeout), timeout),
             )
     except requests.RequestException as exc:

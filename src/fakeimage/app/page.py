@@ -12,14 +12,15 @@ Stable hooks for tests: each result is a bordered container with the CSS class
 
 from __future__ import annotations
 
+import base64
 import re
-from typing import Any
 
 import streamlit as st
 from PIL import Image, ImageOps
 
 from fakeimage.app import client
 from fakeimage.data.images import BadImageError, decode_image
+from fakeimage.serving.schemas import Prediction
 
 ACCEPTED_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp", "tiff", "tif"]
 # Previews are scaled to about this many pixels on their longer side (tiny images crisply).
@@ -50,13 +51,9 @@ def _escape(text: str) -> str:
 
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=64)
-def _predict(url: str, name: str, data: bytes) -> dict[str, Any]:
-    return client.predict(url, name, data)
-
-
-@st.cache_data(show_spinner=False, ttl=600, max_entries=64)
-def _explain(url: str, name: str, data: bytes) -> bytes:
-    return client.explain(url, name, data)
+def _predict(url: str, name: str, data: bytes) -> Prediction:
+    """The verdict and its occlusion map, in one request per image."""
+    return client.predict(url, name, data, explain=True)
 
 
 def _display_image(data: bytes) -> Image.Image | None:
@@ -115,16 +112,12 @@ def _check_service(url: str) -> bool:
     return True
 
 
-def _show_result(url: str, name: str, data: bytes, answer: dict[str, Any]) -> None:
-    verdict, color, icon = VERDICTS[answer["label"]]
-    prob_fake = float(answer["prob_fake"])
-    confidence = float(answer.get("confidence", max(prob_fake, 1 - prob_fake)))
-    threshold = float(answer.get("threshold", 0.5))
-
+def _show_result(data: bytes, answer: Prediction) -> None:
+    verdict, color, icon = VERDICTS[answer.label]
     st.markdown(f"#### :{color}[{icon} {verdict}]")
     st.progress(
-        min(max(confidence, 0.0), 1.0),
-        text=f"Confidence {confidence:.0%} · P(fake) = {prob_fake:.4f}",
+        min(max(answer.confidence, 0.0), 1.0),
+        text=f"Confidence {answer.confidence:.0%} · P(fake) = {answer.prob_fake:.4f}",
     )
 
     left, right = st.columns(2, gap="medium")
@@ -133,29 +126,25 @@ def _show_result(url: str, name: str, data: bytes, answer: dict[str, Any]) -> No
         left.image(preview, caption="Uploaded image", width="stretch")
     else:
         left.caption("No preview for this file.")
-    try:
-        overlay = _explain(url, name, data)
-    except client.ServiceError as error:
-        right.info(f"No Grad-CAM overlay: {error.message}", icon=":material/visibility_off:")
+    if answer.explanation is None:
+        right.info("The service sent no occlusion map.", icon=":material/visibility_off:")
     else:
-        shown = _display_image(overlay)
         right.image(
-            shown if shown is not None else overlay,
-            caption="Grad-CAM: warm colours drove the verdict",
+            base64.b64decode(answer.explanation.png_base64),
+            caption="Occlusion map: warm colours drove the verdict",
             width="stretch",
         )
 
-    details = [f"decision threshold {threshold:.2f}"]
-    model = answer.get("model") or {}
-    if model.get("name"):
-        details.append(f"model {model['name']} v{model.get('version', '?')}")
-    image_info = answer.get("input") or {}
-    if image_info.get("width") and image_info.get("height"):
-        kind = " ".join(str(image_info[k]) for k in ("format", "mode") if image_info.get(k))
-        details.append(f"input {image_info['width']}×{image_info['height']} {kind}".rstrip())
+    shown = answer.input
+    kind = " ".join(part for part in (shown.format, shown.mode) if part)
+    details = [
+        f"decision threshold {answer.threshold:.2f}",
+        f"model {answer.model.name} v{answer.model.version}",
+        f"input {shown.width}×{shown.height} {kind}",
+    ]
     st.caption(_escape(" · ".join(details)))
-    for warning in answer.get("warnings") or []:
-        st.warning(_escape(str(warning)), icon=":material/warning:")
+    for warning in answer.warnings:
+        st.warning(_escape(warning), icon=":material/warning:")
 
 
 def main() -> None:
@@ -188,8 +177,8 @@ def main() -> None:
         "- *P(fake)* is the model's probability that the image is AI-generated; it is called "
         "AI-generated when P(fake) reaches the model's decision threshold.\n"
         "- *Confidence* is the probability of the verdict shown.\n"
-        "- The *Grad-CAM* overlay marks in warm colours the regions that pushed the model "
-        "towards its verdict."
+        "- The *occlusion map* marks in warm colours the regions whose hiding lowers the "
+        "confidence in the verdict most: the evidence it rests on."
     )
     if not reachable or not uploads:
         return
@@ -216,8 +205,8 @@ def main() -> None:
             except client.ServiceError as error:
                 st.error(_escape(error.message), icon=":material/error:")
                 continue
-            counts[answer["label"]] += 1
-            _show_result(url, name, data, answer)
+            counts[answer.label] += 1
+            _show_result(data, answer)
     checked = counts["FAKE"] + counts["REAL"]
     if len(uploads) > 1:
         of_total = f"{checked} of {len(uploads)}" if checked < len(uploads) else f"{checked}"

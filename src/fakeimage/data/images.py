@@ -10,6 +10,7 @@ import io
 import warnings
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -20,7 +21,15 @@ IMAGE_SIZE = 32
 DEFAULT_MAX_PIXELS = 40_000_000
 """Refuse images with more pixels than this before decoding them (decompression bombs)."""
 
+UPSCALE_LIMIT = IMAGE_SIZE // 2
+"""Sides shorter than this (16 px) are blown up more than 2x: too little detail to judge."""
+DOWNSCALE_LIMIT = IMAGE_SIZE * 2
+"""Sides longer than this (64 px) are shrunk more than 2x: the generator's traces average out."""
+MAX_ASPECT = 1.25
+"""Images more elongated than 5:4 are visibly stretched when squeezed into 32x32."""
+
 _SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N"}
+_GRAYSCALE_MODES = {"1", "L", "LA", "I", "F", *_SIXTEEN_BIT_MODES}
 
 
 class BadImageError(ValueError):
@@ -138,6 +147,57 @@ def to_model_input(image: Image.Image) -> np.ndarray:
     if image.size != (IMAGE_SIZE, IMAGE_SIZE):
         image = image.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BOX)
     return np.asarray(image, dtype=np.uint8).copy()
+
+
+def describe_input(image: Image.Image) -> dict[str, Any]:
+    """The image as uploaded, before `to_model_input`: width, height, Pillow mode and format."""
+    width, height = image.size
+    return {"width": width, "height": height, "mode": image.mode, "format": image.format}
+
+
+def input_warnings(image: Image.Image) -> list[str]:
+    """What `to_model_input` does to this image that makes a verdict on it less reliable.
+
+    The model saw only 32x32 colour photos: strong re-scaling, stretching, dropped frames,
+    gray levels and flattened transparency all move an input away from them.
+    """
+    width, height = image.size
+    found = []
+    if max(width, height) > DOWNSCALE_LIMIT:
+        found.append(
+            f"the detector saw only {IMAGE_SIZE}x{IMAGE_SIZE} images; this image was "
+            f"down-scaled from {width}x{height} and the verdict is less reliable"
+        )
+    if min(width, height) < UPSCALE_LIMIT:
+        found.append(
+            f"the detector saw only {IMAGE_SIZE}x{IMAGE_SIZE} images; this image was "
+            f"up-scaled from {width}x{height}, it has too little detail and the verdict is "
+            "less reliable"
+        )
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        found.append(
+            f"the image is not square ({width}x{height}); it was stretched to "
+            f"{IMAGE_SIZE}x{IMAGE_SIZE} without cropping, which distorts it"
+        )
+    frames = getattr(image, "n_frames", 1)
+    if getattr(image, "is_animated", False) or frames > 1:
+        found.append(f"the image is animated ({frames} frames); only the first frame was used")
+    if image.mode in _GRAYSCALE_MODES:
+        found.append(
+            "the image is grayscale; the detector was trained on colour images, so the verdict "
+            "is less reliable"
+        )
+    if _has_transparent_pixels(image):
+        found.append("the image has transparent pixels; they were flattened onto white")
+    return found
+
+
+def _has_transparent_pixels(image: Image.Image) -> bool:
+    if image.mode in ("RGBA", "LA", "PA"):
+        return image.getchannel("A").getextrema()[0] < 255
+    if "transparency" in image.info:
+        return image.convert("RGBA").getchannel("A").getextrema()[0] < 255
+    return False
 
 
 def load_model_input(data: bytes | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:

@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
+from fakeimage.models.verdict import predicted_labels
+
 _EPSILON = 1e-7
 
 
@@ -92,7 +94,7 @@ def classification_metrics(
     """Accuracy, precision, recall, F1, ROC-AUC, PR-AUC, log loss, ECE and the confusion matrix."""
     labels = np.asarray(labels).astype(int)
     probabilities = np.asarray(probabilities, dtype=np.float64)
-    predictions = (probabilities >= threshold).astype(int)
+    predictions = predicted_labels(probabilities, threshold)
     both_classes = len(np.unique(labels)) == 2
     matrix = skm.confusion_matrix(labels, predictions, labels=[0, 1])
     return {

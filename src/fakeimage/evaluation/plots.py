@@ -15,6 +15,7 @@ from sklearn import metrics as skm
 
 from fakeimage.data.layout import CLASS_NAMES
 from fakeimage.evaluation.metrics import calibration_curve
+from fakeimage.models.verdict import predicted_labels
 
 
 def plot_records(
@@ -23,7 +24,7 @@ def plot_records(
     """The records behind each DVC plot: ROC, precision-recall, confusion, calibration."""
     fpr, tpr, roc_thresholds = skm.roc_curve(labels, probabilities)
     precision, recall, _ = skm.precision_recall_curve(labels, probabilities)
-    predictions = (probabilities >= threshold).astype(int)
+    predictions = predicted_labels(probabilities, threshold)
     return {
         "roc": [
             {"fpr": float(f), "tpr": float(t), "threshold": float(min(h, 1.0))}

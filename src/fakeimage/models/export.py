@@ -20,6 +20,7 @@ from fakeimage.data.images import IMAGE_SIZE
 from fakeimage.errors import UserError
 from fakeimage.models.card import ONNX_FILE, OnnxExport
 from fakeimage.models.inference import Detector
+from fakeimage.models.verdict import is_fake
 
 OPSET = 17
 PARITY_TOLERANCE = 1e-4
@@ -54,7 +55,7 @@ def export_onnx(detector: Detector, path: Path, parity_images: np.ndarray) -> On
     got = run_session(onnx_session(graph, threads=0), parity_images)
     difference = float(np.abs(expected - got).max(initial=0.0))
     threshold = detector.threshold
-    flipped = (expected >= threshold) != (got >= threshold)
+    flipped = is_fake(expected, threshold) != is_fake(got, threshold)
     # The threshold is chosen among validation scores, so an image can sit on it exactly; a
     # float rounding there is a tie, not a changed verdict. Every other flip is refused.
     ties = flipped & (np.abs(expected - threshold) <= PARITY_TOLERANCE)

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from fakeimage.data.images import IMAGE_SIZE
+from fakeimage.models.verdict import is_fake
 
 OCCLUSION_PATCH = 8
 OCCLUSION_STRIDE = 2
@@ -43,11 +44,31 @@ def heatmap(
 ) -> np.ndarray:
     """Occlusion sensitivity of one uint8 image: float32 (32, 32) in [0, 1].
 
-    explain_fake=True explains P(FAKE), False P(REAL) = 1 - P(FAKE); pass the verdict so the
-    map shows the evidence for the predicted class. All zeros when no patch lowers it.
+    explain_fake=True explains P(FAKE), False P(REAL) = 1 - P(FAKE). All zeros when no patch
+    lowers it.
     """
+    scores = _scores_with_copies(score, pixels)
+    return _heat(scores, explain_fake=explain_fake)
+
+
+def occlusion(
+    score: Callable[[np.ndarray], np.ndarray], pixels: np.ndarray, threshold: float
+) -> tuple[float, np.ndarray]:
+    """P(fake) of one image and the map of the evidence for its verdict, in one batched call."""
+    scores = _scores_with_copies(score, pixels)
+    prob_fake = float(scores[0])
+    return prob_fake, _heat(scores, explain_fake=bool(is_fake(prob_fake, threshold)))
+
+
+def _scores_with_copies(
+    score: Callable[[np.ndarray], np.ndarray], pixels: np.ndarray
+) -> np.ndarray:
     copies = occluded_copies(pixels)
-    scores = score(np.concatenate([np.asarray(pixels, np.uint8)[None], copies]))
+    return np.asarray(score(np.concatenate([np.asarray(pixels, np.uint8)[None], copies])))
+
+
+def _heat(scores: np.ndarray, *, explain_fake: bool) -> np.ndarray:
+    """The map from the scores of the image (first) and of its occluded copies (the rest)."""
     sign = 1.0 if explain_fake else -1.0
     drops = np.clip(sign * (scores[0] - scores[1:]), 0.0, None)
     heat = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float64)

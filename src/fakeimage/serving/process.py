@@ -35,6 +35,20 @@ class ServiceProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def answered(self, **labels: str) -> list[str]:
+        """The /metrics request counters with all of `labels` that counted any request,
+        e.g. answered(endpoint="/explain") or answered(http_response_code="500")."""
+        status, body = self.get("/metrics")
+        assert status == 200, status
+        wanted = [f'{name}="{value}"' for name, value in labels.items()]
+        return [
+            line
+            for line in body.decode().splitlines()
+            if line.startswith("bentoml_service_request_total")
+            and all(label in line for label in wanted)
+            and not line.rstrip().endswith(" 0.0")
+        ]
+
     def get(self, path: str, timeout_s: float = 10.0) -> tuple[int, bytes]:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout_s)
         try:

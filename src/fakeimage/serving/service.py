@@ -1,27 +1,27 @@
 """The BentoML service: `bentoml serve fakeimage.serving.service:FakeImageDetector`.
 
 Two processes, one entry point:
-- `FakeImageDetector` (public HTTP): reads and checks uploads, decodes and preprocesses them
-  with the training code (`fakeimage.data.images`), builds the JSON answers. It holds its own
-  copy of the detector for single images (/predict, /explain): scoring one 32x32 image takes
-  about 2 ms (two passes with flip averaging), and a hop to another process would add about
-  2 ms more, so single images are scored where they are decoded.
+- `FakeImageDetector` (public HTTP): reads and checks uploads in memory, decodes and
+  preprocesses them with the training code (`fakeimage.data.images`), builds the answers. It
+  holds its own copy of the detector for single images (/predict, /explain): scoring one 32x32
+  image takes about 2 ms, and a hop to another process would add as much again.
 - `DetectorModel` (its dependency, reached over a local socket with pickled arrays): scores
   /predict_batch's images through BentoML adaptive batching (`scores`), so concurrent batch
   requests share model batches while the API process decodes the next uploads.
 
-Endpoints: POST /predict (multipart field `image`), POST /predict_batch (field `images`,
-repeated), POST /explain (field `image`, answers a PNG); BentoML's /livez, /readyz and /metrics.
-Limits come from FAKEIMAGE_* environment variables (see `predictions.ServingConfig`). Both
-processes declare the model they serve, a BentoML store model (see `bento_store`): the Bento
-argument `model_tag`, else the local champion (models/champion, else models/reference, or the
-folder named by FAKEIMAGE_MODEL).
+Endpoints: POST /predict (multipart field `image`; `explain=true` adds the occlusion map),
+POST /predict_batch (field `images`, repeated), POST /explain (field `image`, answers the map
+as a PNG); BentoML's /livez, /readyz and /metrics. Limits come from FAKEIMAGE_* environment
+variables (`settings.ServingSettings`). Both processes declare the model they serve, a BentoML
+store model (see `bento_store`): the Bento argument `model_tag`, else the local champion.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
 import logging
-import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,53 +32,50 @@ from PIL import Image
 from starlette.responses import JSONResponse, Response
 
 from fakeimage.models.onnx_runtime import OnnxDetector, load_onnx_detector
+from fakeimage.models.verdict import verdict
 from fakeimage.serving import explain
 from fakeimage.serving.bento_store import served_model_tag
-from fakeimage.serving.predictions import (
-    MULTIPART_SLACK,
+from fakeimage.serving.errors import RequestError
+from fakeimage.serving.guard import MULTIPART_SLACK, RequestGuardMiddleware, mark_request_parsed
+from fakeimage.serving.schemas import (
+    Explanation,
     FilePrediction,
     ModelInfo,
     Prediction,
-    PreparedImage,
-    RequestError,
-    RequestGuardMiddleware,
-    ServingConfig,
     build_prediction,
-    mark_request_parsed,
+)
+from fakeimage.serving.settings import load_settings
+from fakeimage.serving.uploads import (
+    PreparedImage,
+    Upload,
+    keep_uploads_in_memory,
     prepare_upload,
     prepare_uploads,
-    upload_name,
-    upload_tmpdir,
-    verdict,
 )
 
 logger = logging.getLogger("bentoml.fakeimage")
-CONFIG = ServingConfig.from_env()
+SETTINGS = load_settings()
 MODEL_TAG = served_model_tag()
 
 
-def load_served_detector(
-    stored: bentoml.Model, role: str, threads: int
-) -> tuple[OnnxDetector, ModelInfo]:
-    """The ONNX graph of the declared store model, loaded for this process.
+def load_served_detector(stored: bentoml.Model, role: str, threads: int) -> OnnxDetector:
+    """The ONNX graph of the declared store model, loaded and warmed up for this process.
 
-    ONNX Runtime gets `threads` intra-op threads (0 keeps its default, all cores); one call
-    before traffic arrives warms it up; the log says which model is served.
+    ONNX Runtime gets `threads` intra-op threads (0 keeps its default, all cores).
     """
     detector = load_onnx_detector(Path(stored.path), threads)
-    source = f"BentoML model {stored.tag}"
     detector.predict_proba(np.zeros((1, 32, 32, 3), dtype=np.uint8))
-    info = ModelInfo.from_detector(detector, source)
     logger.info(
-        "%s: serving model %s version %s (threshold %.4f) from %s; ONNX Runtime threads: %s",
+        "%s: serving model %s version %s (threshold %.4f) from BentoML model %s; "
+        "ONNX Runtime threads: %s",
         role,
-        info.name,
-        info.version,
-        info.threshold,
-        source,
+        detector.name,
+        detector.version,
+        detector.threshold,
+        stored.tag,
         threads or "default",
     )
-    return detector, info
+    return detector
 
 
 @bentoml.service(
@@ -97,20 +94,37 @@ class DetectorModel:
     bento_model = bentoml.models.BentoModel(MODEL_TAG)
 
     def __init__(self) -> None:
-        detector, _ = load_served_detector(
-            self.bento_model, "batch model worker", CONFIG.batch_threads
+        detector = load_served_detector(
+            self.bento_model, "batch model worker", SETTINGS.batch_threads
         )
         self.score = detector.predict_proba
 
     @bentoml.api(
         batchable=True,
         batch_dim=(0, 0),
-        max_batch_size=CONFIG.batch_size,
-        max_latency_ms=CONFIG.batch_latency_ms,
+        max_batch_size=SETTINGS.batch_size,
+        max_latency_ms=SETTINGS.batch_latency_ms,
     )
     def scores(self, images: np.ndarray) -> np.ndarray:
         """P(fake) for uint8 images (N, 32, 32, 3) already preprocessed by to_model_input."""
         return self.score(images)
+
+
+Endpoint = Callable[..., Awaitable[Any]]
+
+
+def answers_request_errors(endpoint: Endpoint) -> Endpoint:
+    """The one error path of every endpoint: a RequestError becomes its 4xx JSON answer."""
+
+    @functools.wraps(endpoint)
+    async def guarded(*args: Any, **kwargs: Any) -> Any:
+        mark_request_parsed()
+        try:
+            return await endpoint(*args, **kwargs)
+        except RequestError as exc:
+            return JSONResponse(exc.body(), status_code=exc.status)
+
+    return guarded
 
 
 @bentoml.service(
@@ -125,27 +139,28 @@ class FakeImageDetector:
     bento_model = bentoml.models.BentoModel(MODEL_TAG)
 
     def __init__(self) -> None:
-        detector, self.info = load_served_detector(self.bento_model, "API", CONFIG.model_threads)
+        detector = load_served_detector(self.bento_model, "API", SETTINGS.model_threads)
         self.score = detector.predict_proba
-        tmpdir = upload_tmpdir()
-        if tmpdir is not None:  # where BentoML spools uploads, in this API process only
-            tempfile.tempdir = tmpdir
+        self.info = ModelInfo(detector.name, detector.version, detector.threshold)
+        keep_uploads_in_memory(SETTINGS.max_upload_bytes)
         logger.info(
-            "FakeImageDetector API: uploads up to %.3g MB and %s pixels, batches up to %d "
-            "files, spooled in %s; model batches up to %d images within %d ms",
-            CONFIG.max_upload_bytes / 2**20,
-            f"{CONFIG.max_pixels:,}",
-            CONFIG.max_batch_files,
-            tempfile.gettempdir(),
-            CONFIG.batch_size,
-            CONFIG.batch_latency_ms,
+            "FakeImageDetector API: uploads up to %.3g MB and %s pixels, read in memory; "
+            "batches up to %d files; model batches up to %d images within %d ms",
+            SETTINGS.max_upload_mb,
+            f"{SETTINGS.max_pixels:,}",
+            SETTINGS.max_batch_files,
+            SETTINGS.batch_size,
+            SETTINGS.batch_latency_ms,
         )
 
-    def _prepare_and_score(self, image: Path) -> tuple[PreparedImage, float]:
-        """Read, check and preprocess one upload, then score it; RequestError if it is bad."""
-        prepared = prepare_upload(image, CONFIG)
-        (probability,) = self.score(prepared.pixels[np.newaxis])
-        return prepared, float(probability)
+    def _judge(self, upload: Upload, with_map: bool) -> tuple[PreparedImage, float, bytes | None]:
+        """Read, check and score one upload, with its occlusion map as a PNG if asked for."""
+        prepared = prepare_upload(upload, SETTINGS)
+        if not with_map:
+            (probability,) = self.score(prepared.pixels[np.newaxis])
+            return prepared, float(probability), None
+        probability, heat = explain.occlusion(self.score, prepared.pixels, self.info.threshold)
+        return prepared, probability, explain.png_bytes(explain.overlay(prepared.pixels, heat))
 
     async def _batch_scores(self, prepared: list[PreparedImage]) -> np.ndarray:
         """P(fake) of many images from the batch model worker (adaptive batching)."""
@@ -157,39 +172,38 @@ class FakeImageDetector:
         return np.asarray(scores, dtype=np.float64)
 
     @bentoml.api(route="/predict")
-    async def predict(self, image: Path) -> Prediction:
-        """Classify one image sent as multipart/form-data field `image`."""
-        mark_request_parsed()
-        try:
-            prepared, probability = await anyio.to_thread.run_sync(self._prepare_and_score, image)
-        except RequestError as exc:
-            return _error(exc)  # type: ignore[return-value]
-        return Prediction(**build_prediction(probability, self.info, prepared))
+    @answers_request_errors
+    async def predict(self, image: Upload, explain: bool = False) -> Prediction:
+        """Classify one image sent as multipart/form-data field `image`.
+
+        With form field `explain=true` the answer carries the occlusion map as a PNG.
+        """
+        prepared, probability, png = await anyio.to_thread.run_sync(self._judge, image, explain)
+        return build_prediction(
+            probability,
+            self.info,
+            prepared.input,
+            prepared.warnings,
+            explanation=Explanation(png_base64=base64.b64encode(png).decode()) if png else None,
+        )
 
     @bentoml.api(route="/predict_batch")
-    async def predict_batch(self, images: list[Path]) -> list[FilePrediction]:
+    @answers_request_errors
+    async def predict_batch(self, images: list[Upload]) -> list[FilePrediction]:
         """Classify several images sent as repeated multipart/form-data field `images`."""
-        mark_request_parsed()
-        try:
-            prepared = await anyio.to_thread.run_sync(prepare_uploads, images, CONFIG)
-            probabilities = await self._batch_scores(prepared)
-        except RequestError as exc:
-            return _error(exc)  # type: ignore[return-value]
+        prepared = await anyio.to_thread.run_sync(prepare_uploads, images, SETTINGS)
+        probabilities = await self._batch_scores(prepared)
         return [
-            FilePrediction(**build_prediction(probability, self.info, item, file=upload_name(path)))
-            for probability, item, path in zip(probabilities, prepared, images, strict=True)
-        ]
+            build_prediction(p, self.info, item.input, item.warnings, file=upload.name)
+            for p, item, upload in zip(probabilities, prepared, images, strict=True)
+        ]  # type: ignore[return-value]
 
     @bentoml.api(route="/explain")
-    async def explain(self, image: Path) -> Image.Image:
+    @answers_request_errors
+    async def explain(self, image: Upload) -> Image.Image:
         """Occlusion map of the verdict on one image (field `image`) over its 32x32 input, PNG."""
-        mark_request_parsed()
-        try:
-            prepared, probability = await anyio.to_thread.run_sync(self._prepare_and_score, image)
-        except RequestError as exc:
-            return _error(exc)  # type: ignore[return-value]
+        prepared, probability, png = await anyio.to_thread.run_sync(self._judge, image, True)
         label, confidence = verdict(probability, self.info.threshold)
-        png = await anyio.to_thread.run_sync(_render, self.score, prepared.pixels, label)
         headers = {
             "X-FakeImage-Label": label,
             "X-FakeImage-Prob-Fake": f"{probability:.6f}",
@@ -201,20 +215,11 @@ class FakeImageDetector:
         return Response(png, media_type="image/png", headers=headers)  # type: ignore[return-value]
 
 
-def _render(score: Any, pixels: np.ndarray, label: str) -> bytes:
-    heat = explain.heatmap(score, pixels, explain_fake=label == "FAKE")
-    return explain.png_bytes(explain.overlay(pixels, heat))
-
-
-def _error(exc: RequestError) -> JSONResponse:
-    return JSONResponse(exc.body(), status_code=exc.status)
-
-
 FakeImageDetector.add_asgi_middleware(
     RequestGuardMiddleware,
     limits={
-        "/predict": CONFIG.max_upload_bytes + MULTIPART_SLACK,
-        "/explain": CONFIG.max_upload_bytes + MULTIPART_SLACK,
-        "/predict_batch": CONFIG.max_batch_bytes,
+        "/predict": SETTINGS.max_upload_bytes + MULTIPART_SLACK,
+        "/explain": SETTINGS.max_upload_bytes + MULTIPART_SLACK,
+        "/predict_batch": SETTINGS.max_batch_bytes,
     },
 )

@@ -1,0 +1,73 @@
+"""The service's settings: the FAKEIMAGE_* environment variables, typed and checked once.
+
+`load_settings` reads them when the service module is imported (in both server processes);
+a bad value stops the server with one line naming the variable, never a traceback.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fakeimage.data.images import DEFAULT_MAX_PIXELS
+from fakeimage.errors import UserError
+
+MB = 1024 * 1024
+ENV_PREFIX = "FAKEIMAGE_"
+
+
+class ServingSettings(BaseSettings):
+    """Limits and batching bounds of the service; each field is FAKEIMAGE_<FIELD NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    max_upload_mb: float = Field(8.0, ge=0.001)
+    """The largest file accepted, checked before it is decoded."""
+    max_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1)
+    """Images with more pixels are refused from their header (decompression bombs)."""
+    max_batch_files: int = Field(256, ge=1)
+    """The most files one /predict_batch request may carry."""
+    max_batch_mb: float = Field(64.0, ge=0.001)
+    """The largest /predict_batch request body."""
+    batch_size: int = Field(256, ge=2)
+    """Adaptive batching's largest model batch (images)."""
+    model_threads: int = Field(1, ge=0)
+    """ONNX Runtime threads of the API process, which scores single images (0: all cores).
+    One image gains nothing from a second thread, which would only take a core from decoding."""
+    batch_threads: int = Field(0, ge=0)
+    """ONNX Runtime threads of the batch model worker (0: all cores): batches of 64+ images
+    run nearly twice as fast on two cores as on one."""
+    batch_latency_ms: int = Field(1000, ge=1)
+    """Adaptive batching's latency bound. BentoML waits only as long as batching pays off
+    (about a millisecond at low load) but answers 503 for requests queued longer than this,
+    so it must cover the stalls of a busy 2-core machine."""
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * MB)
+
+    @property
+    def max_batch_bytes(self) -> int:
+        return int(self.max_batch_mb * MB)
+
+
+def load_settings() -> ServingSettings:
+    """The settings from the environment; UserError naming the variable if one is bad."""
+    try:
+        return ServingSettings()
+    except ValidationError as exc:
+        raise UserError(_first_problem(exc)) from None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    name = ENV_PREFIX + str(error["loc"][0]).upper()
+    value = error.get("input")
+    context = error.get("ctx") or {}
+    if error["type"] in ("float_parsing", "int_parsing", "int_from_float", "float_type"):
+        problem = "is not a whole number" if "int" in error["type"] else "is not a number"
+    elif "ge" in context:
+        problem = f"must be at least {context['ge']:g}"
+    else:
+        problem = error["msg"].lower()
+    return f"{name}={value!r} {problem}; unset it to use the default"
