@@ -54,7 +54,11 @@ def _predict(args: argparse.Namespace) -> None:
 
 def _evaluate(args: argparse.Namespace) -> None:
     from fakeimage.atomic import write_json
-    from fakeimage.evaluation.evaluate import load_labelled_data
+    from fakeimage.evaluation.evaluate import (
+        load_labelled_data,
+        robustness_table,
+        worst_corruption,
+    )
     from fakeimage.evaluation.metrics import classification_metrics
     from fakeimage.models.inference import load_detector
 
@@ -64,9 +68,13 @@ def _evaluate(args: argparse.Namespace) -> None:
     probabilities = detector.predict_proba(data.x)
     scores = classification_metrics(data.y, probabilities, threshold)
     report = {"model": str(args.model), "data": str(args.data), "bad_files": bad, **scores}
+    shown = {k: report[k] for k in ("n", "accuracy", "roc_auc", "f1", "threshold")}
+    if args.robustness:
+        report["robustness"] = robustness_table(detector.predict_proba, data, threshold, 15)
+        shown["worst_corruption"], shown["worst_accuracy"] = worst_corruption(report["robustness"])
     if args.output:
         write_json(Path(args.output), report)
-    print(json.dumps({k: report[k] for k in ("n", "accuracy", "roc_auc", "f1", "threshold")}))
+    print(json.dumps(shown))
 
 
 def _embedded_data(args: argparse.Namespace) -> None:
@@ -159,6 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--output", help="write the full metrics as JSON here")
     evaluate.add_argument("--threshold", type=float, help="override the model's threshold")
+    evaluate.add_argument(
+        "--robustness",
+        action="store_true",
+        help="also score every corruption of the sweep (JPEG, WebP, resizing, crops, blur...)",
+    )
     evaluate.set_defaults(handler=_evaluate)
 
     embedded = commands.add_parser(

@@ -24,6 +24,7 @@ from mlflow import MlflowClient
 from fakeimage.config import ModelParams, load_params
 from fakeimage.data.hashes import training_record
 from fakeimage.data.preprocess import Dataset, save_split
+from fakeimage.errors import UserError
 from fakeimage.models.card import ModelCard
 from fakeimage.models.inference import save_detector
 from fakeimage.models.zoo import seed_cnn
@@ -132,3 +133,31 @@ def test_train_evaluate_promote_import_the_reference_once(project: Path) -> None
     again = json.loads((REPORTS_DIR / "promotion.json").read_text())
     assert again["reference_imported_as_version"] is None
     assert len(client.search_model_versions("name = 'fake-image-detector'")) == 2
+
+
+def test_a_model_fine_tuned_from_another_records_its_lineage(project: Path) -> None:
+    """train.init_from starts from the reference's weights; MLflow and the card say so."""
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    params["train"].update(init_from=str(REFERENCE_DIR), learning_rate=1e-9)
+    Path("params.yaml").write_text(yaml.safe_dump(params))
+    parent = keras.saving.load_model(REFERENCE_DIR / "model.keras")
+    _run_stages("train")
+
+    card = ModelCard.load(TRAINED_DIR)
+    assert card.lineage.parent is not None
+    assert (card.lineage.parent.name, card.lineage.parent.version) == ("reference", "ref-1")
+    assert card.lineage.parent.location == str(REFERENCE_DIR)
+    # a learning rate of 1e-9 barely moves the weights: they are the parent's
+    child = keras.saving.load_model(TRAINED_DIR / "model.keras")
+    for ours, theirs in zip(child.get_weights(), parent.get_weights(), strict=True):
+        np.testing.assert_allclose(ours, theirs, atol=1e-4)
+    # the child's record holds its 128 training images and the parent's 40
+    assert card.training_images.count == 128 + 40
+    tags = MlflowClient().get_run(card.run_id).data.tags
+    assert tags["parent_model"] == "reference@ref-1" and tags["parent_run_id"] == "elsewhere"
+
+    # a network of another shape cannot start from those weights: one clear line
+    params["model"]["arch"] = "fidelity_net"
+    Path("params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(UserError, match=r"train.init_from: .* was built with model.arch=seed_cnn"):
+        _run_stages("train")

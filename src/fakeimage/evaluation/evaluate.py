@@ -29,6 +29,12 @@ def robustness_table(
     return table
 
 
+def worst_corruption(table: dict[str, dict[str, float]]) -> tuple[str, float]:
+    """The corruption the detector is least accurate under, and that accuracy."""
+    name = min(table, key=lambda corruption: table[corruption]["accuracy"])
+    return name, table[name]["accuracy"]
+
+
 def load_labelled_data(location: Path, max_extract_mb: int = 4096) -> tuple[Dataset, int]:
     """Images and labels from a prepared .npz split, a CIFAKE-layout folder, or a zip/tar.
 

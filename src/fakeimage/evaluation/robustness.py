@@ -10,9 +10,9 @@ import io
 from collections.abc import Callable
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageEnhance, ImageFilter
 
-from fakeimage.data.images import IMAGE_SIZE
+from fakeimage.data.images import IMAGE_SIZE, to_model_input
 
 Corruption = Callable[[np.ndarray], np.ndarray]
 
@@ -44,6 +44,42 @@ def resize_down_up(size: int = 24) -> Corruption:
     )
 
 
+def centre_crop(size: int = 28) -> Corruption:
+    """Keep the central size x size square, enlarged back to 32 x 32 (bicubic): a tight crop."""
+    margin = (IMAGE_SIZE - size) // 2
+    box = (margin, margin, margin + size, margin + size)
+    return _per_image(
+        lambda image: image.crop(box).resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BICUBIC)
+    )
+
+
+def enlarged(size: int = 256) -> Corruption:
+    """Enlarged to size x size (bicubic), then shrunk by the service's own preprocessing.
+
+    What a user's upscaled copy of a small image goes through before the model sees it.
+    """
+    return _per_image(
+        lambda image: Image.fromarray(
+            to_model_input(image.resize((size, size), Image.Resampling.BICUBIC))
+        )
+    )
+
+
+def webp(quality: int = 80) -> Corruption:
+    """Re-encode as lossy WebP, as many sites now serve images."""
+
+    def recompress(image: Image.Image) -> Image.Image:
+        buffer = io.BytesIO()
+        image.save(buffer, "WEBP", quality=quality)
+        return Image.open(buffer).convert("RGB")
+
+    return _per_image(recompress)
+
+
+def brightness(factor: float = 1.15) -> Corruption:
+    return _per_image(lambda image: ImageEnhance.Brightness(image).enhance(factor))
+
+
 def gaussian_blur(radius: float = 0.8) -> Corruption:
     return _per_image(lambda image: image.filter(ImageFilter.GaussianBlur(radius)))
 
@@ -62,7 +98,17 @@ CORRUPTIONS: dict[str, Corruption] = {
     "jpeg_q95": jpeg(95),
     "jpeg_q75": jpeg(75),
     "jpeg_q50": jpeg(50),
+    "jpeg_q30": jpeg(30),
+    "webp_q80": webp(80),
+    "resize_28_up": resize_down_up(28),
     "resize_24_up": resize_down_up(24),
+    "resize_16_up": resize_down_up(16),
+    "crop_28": centre_crop(28),
+    "enlarged_256": enlarged(256),
+    "blur_r0.5": gaussian_blur(0.5),
     "blur_r0.8": gaussian_blur(0.8),
+    "blur_r1.2": gaussian_blur(1.2),
     "noise_s8": gaussian_noise(8.0),
+    "brightness_1.15": brightness(1.15),
 }
+"""The sweep: each name says what and how much (quality, side in pixels, radius, sigma)."""

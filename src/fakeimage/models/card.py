@@ -110,12 +110,24 @@ class OnnxExport(_Record):
     """Images scored within the tolerance of the threshold whose verdict rounding flipped."""
 
 
+class ParentModel(_Record):
+    """The model a fine-tuned one started from (`train.init_from`)."""
+
+    location: str
+    """The folder or `models:/` URI given to train.init_from."""
+    name: str
+    version: str
+    run_id: str | None = None
+    data_source: str | None = None
+    data_fingerprint: str | None = None
+
+
 class Lineage(_Record):
     """Where a model came from and why it holds (or held) the alias."""
 
     imported: bool = False
     imported_from: str | None = None
-    parent: str | None = None
+    parent: ParentModel | None = None
     promotion: str | None = None
 
 

@@ -51,8 +51,11 @@ def _lineage(card: ModelCard) -> str:
     lines = []
     if lineage.imported:
         lines.append(f"- imported into the registry from `{lineage.imported_from}`")
-    if lineage.parent:
-        lines.append(f"- fine-tuned from `{lineage.parent}`")
+    if parent := lineage.parent:
+        data = f", trained on {parent.data_source} data" if parent.data_source else ""
+        lines.append(
+            f"- fine-tuned from {parent.name} version {parent.version} (`{parent.location}`{data})"
+        )
     if lineage.promotion:
         lines.append(f"- promotion: {lineage.promotion}")
     return "\n".join(lines) or "- trained from scratch by the pipeline"

@@ -8,7 +8,7 @@ import numpy as np
 from fakeimage.atomic import write_json
 from fakeimage.config import Params
 from fakeimage.data.preprocess import load_split
-from fakeimage.evaluation.evaluate import robustness_table
+from fakeimage.evaluation.evaluate import robustness_table, worst_corruption
 from fakeimage.evaluation.metrics import choose_threshold, classification_metrics
 from fakeimage.evaluation.plots import draw_figures, plot_records
 from fakeimage.models.card import CARD_FILE, Evaluation, Scores
@@ -40,6 +40,7 @@ def run(params: Params) -> None:
     test_probabilities = score(test.x)
     test_metrics = classification_metrics(test.y, test_probabilities, threshold, bins)
     robustness = robustness_table(score, test, threshold, bins)
+    worst, worst_accuracy = worst_corruption(robustness)
 
     evaluation = {
         "threshold": threshold,
@@ -47,6 +48,7 @@ def run(params: Params) -> None:
         "flip_tta": settings.flip_tta,
         "test": test_metrics,
         "val": val_metrics,
+        "robust_worst": {"corruption": worst, "accuracy": worst_accuracy},
     }
     write_json(REPORTS_DIR / "metrics.json", evaluation)
     write_json(REPORTS_DIR / "robustness.json", robustness)
@@ -77,6 +79,8 @@ def run(params: Params) -> None:
             )
         for corruption, scores in robustness.items():
             mlflow.log_metrics({f"robust_{corruption}_{k}": float(v) for k, v in scores.items()})
+        mlflow.log_metric("robust_worst_accuracy", worst_accuracy)
+        mlflow.set_tag("robust_worst", worst)
         for figure in figures:
             mlflow.log_artifact(str(figure), "figures")
         mlflow.log_text(evaluated.to_json(), f"detector/{CARD_FILE}")
@@ -85,5 +89,6 @@ def run(params: Params) -> None:
     print(
         f"evaluate: test accuracy {test_metrics['accuracy']:.4f}, ROC-AUC "
         f"{test_metrics['roc_auc']:.4f}, F1 {test_metrics['f1']:.4f} at threshold {threshold:.3f} "
-        f"({settings.threshold_policy} on validation)"
+        f"({settings.threshold_policy} on validation); worst of {len(robustness)} corruptions: "
+        f"{worst} {worst_accuracy:.4f}"
     )

@@ -19,6 +19,7 @@ from fakeimage.models.card import (
     CARD_FILE,
     Architecture,
     DataRecord,
+    Lineage,
     ModelCard,
     SplitCounts,
     Training,
@@ -29,6 +30,7 @@ from fakeimage.models.zoo import count_macs, inference_copy
 from fakeimage.paths import DATA_REPORT, REPORTS_DIR, TRAINED_DIR, split_path
 from fakeimage.tracking import configure_tracking, model_requirements, provenance_tags
 from fakeimage.training.cluster import cluster_role
+from fakeimage.training.finetune import check_compatible, combined_record, load_parent
 from fakeimage.training.train import train_model
 
 
@@ -48,8 +50,12 @@ def run(params: Params) -> None:
     splits = {name: load_split(split_path(name)) for name in ("train", "val", "test")}
     data_fingerprint = fingerprint(splits)
     train, val = splits["train"], splits["val"]
+    parent = None
+    if params.train.init_from:
+        parent = load_parent(params.train.init_from)
+        check_compatible(parent, params.model)
     if not role.is_chief:  # trains its share; the chief logs the run and writes the outputs
-        result = train_model(params.model, params.train, train, val)
+        result = train_model(params.model, params.train, train, val, parent=parent)
         print(f"train: {role} finished {result.epochs_run} epochs; the chief records the run")
         return
     configure_tracking(params.mlflow.experiment)
@@ -60,9 +66,16 @@ def run(params: Params) -> None:
         "arch": params.model.arch,
         "cluster_size": str(role.size),
     }
+    if parent is not None:
+        tags["parent_model"] = f"{parent.record.name}@{parent.record.version}"
+        tags["parent_location"] = parent.record.location
+        if parent.record.run_id:
+            tags["parent_run_id"] = parent.record.run_id
     with mlflow.start_run(run_name=tags.get("dvc_experiment"), tags=tags) as active:
         mlflow.log_params(params_to_dict(params))
-        result = train_model(params.model, params.train, train, val, callbacks=[_LogEpochs()])
+        result = train_model(
+            params.model, params.train, train, val, callbacks=[_LogEpochs()], parent=parent
+        )
         model = inference_copy(result.model, params.model)
         val_probabilities = predict_proba(model, val.x)
         val_metrics = classification_metrics(val.y, val_probabilities, threshold=0.5)
@@ -90,12 +103,13 @@ def run(params: Params) -> None:
             ),
         )
         mlflow.set_tag("model_uri", model_info.model_uri)
-        record = training_record(train.x)
+        record = combined_record(parent, training_record(train.x))
         card = ModelCard(
             name=params.promote.model_name,
             version="unregistered",
             run_id=active.info.run_id,
             model_uri=model_info.model_uri,
+            lineage=Lineage(parent=parent.record if parent else None),
             architecture=Architecture(
                 arch=params.model.arch, parameters=summary["parameters"], macs=summary["macs"]
             ),

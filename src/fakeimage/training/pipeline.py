@@ -1,8 +1,10 @@
 """The tf.data input pipeline: uint8 arrays in memory, augmented on the fly, batch at a time.
 
-Augmentation never resamples pixels. A generator's traces live in exact pixel values and
-their neighbours, so rotation, shear and zoom (which interpolate) would blur away the very
-signal the detector needs. Horizontal flips and padded crops only move pixels around.
+The geometric augmentation never resamples pixels. A generator's traces live in exact pixel
+values and their neighbours, so rotation, shear and zoom (which interpolate) would blur away
+the very signal the detector needs. Horizontal flips and padded crops only move pixels around.
+The degradations of `fakeimage.training.degrade` (off by default) do resample, on purpose:
+they teach the detector what resized, blurred and re-compressed uploads look like.
 
 Both are done by index arithmetic: the images are padded once (by reflection, so borders
 repeat real pixels instead of adding black), and each batch is then a single gather that
@@ -18,6 +20,7 @@ import tensorflow as tf
 from fakeimage.config import AugmentParams
 from fakeimage.data.images import IMAGE_SIZE
 from fakeimage.data.preprocess import Dataset
+from fakeimage.training.degrade import degrade_batch, degrades
 
 
 def pad_images(images: np.ndarray, padding: int) -> np.ndarray:
@@ -78,7 +81,11 @@ def make_dataset(
     if training:
         dataset = dataset.shuffle(len(data.y), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size)
-    if training and augment is not None and (augment.flip or augment.crop_padding):
+    if (
+        training
+        and augment is not None
+        and (augment.flip or augment.crop_padding or degrades(augment))
+    ):
         padded = pad_images(data.x, augment.crop_padding)
         flat = tf.constant(padded.reshape(-1, 3))
         size = padded.shape[1]
@@ -91,7 +98,11 @@ def make_dataset(
             images = gather_augmented(
                 flat, index, padded_size=size, augment=augment, seed=batch_seed
             )
-            return tf.cast(images, tf.float32), tf.cast(tf.gather(labels, index), tf.float32)
+            images = tf.cast(images, tf.float32)
+            if degrades(augment):
+                degrade_seed = tf.random.experimental.stateless_fold_in(batch_seed, 1)
+                images = degrade_batch(images, augment, degrade_seed)
+            return images, tf.cast(tf.gather(labels, index), tf.float32)
 
         dataset = tf.data.Dataset.zip((dataset, seeds)).map(
             load, num_parallel_calls=tf.data.AUTOTUNE

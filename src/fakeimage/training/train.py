@@ -16,6 +16,7 @@ from fakeimage.data.preprocess import Dataset
 from fakeimage.hardware import CpuInfo, cpu_info
 from fakeimage.models.zoo import build_model
 from fakeimage.training.distributed import fit_across_workers
+from fakeimage.training.finetune import Parent, start_from
 from fakeimage.training.pipeline import make_dataset
 
 
@@ -126,14 +127,20 @@ def train_model(
     val: Dataset,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int | str = 2,
+    parent: Parent | None = None,
 ) -> TrainResult:
-    """Train with the params' optimiser and schedule; keep the weights of the best val loss."""
+    """Train with the params' optimiser and schedule; keep the weights of the best val loss.
+
+    With a `parent`, training starts from its weights (fine-tuning) instead of random ones.
+    """
     keras.utils.set_random_seed(params.seed)
     policy = _set_precision(params)
     strategy = make_strategy(params.strategy)
     steps_per_epoch = int(np.ceil(len(train.y) / params.batch_size))
     with strategy.scope():
         model = build_model(model_params)
+        if parent is not None:
+            start_from(model, parent)
         model.compile(
             optimizer=make_optimizer(params, steps_per_epoch),
             loss=keras.losses.BinaryCrossentropy(label_smoothing=params.label_smoothing),

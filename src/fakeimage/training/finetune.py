@@ -1,0 +1,106 @@
+"""Starting from an existing detector (`train.init_from`) instead of random weights.
+
+Fine-tuning adapts a detector to a new generator, or to degraded images, in a fraction of the
+time training from scratch takes. The child carries its parent's lineage on its card and in
+MLflow, and the record of its training images includes the parent's: the champion rule then
+scores it only on images neither it nor its ancestors trained on.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from fakeimage.config import ModelParams
+from fakeimage.data.hashes import TRAINING_IMAGES_FILE, load_training_record
+from fakeimage.errors import UserError
+from fakeimage.models.card import ParentModel
+from fakeimage.models.inference import load_detector
+
+_SHAPE_KEYS = ("arch", "width", "depth", "stem")
+"""The model params that decide the weights' shapes (dropout does not)."""
+
+
+@dataclass(frozen=True)
+class Parent:
+    """A detector to start from: its weights, what the child's card says about it, and the
+    record of the images it trained on (empty when it has none)."""
+
+    model: keras.Model
+    record: ParentModel
+    training_images: np.ndarray
+    model_params: dict[str, object]
+
+
+def load_parent(location: str) -> Parent:
+    """The detector at a model folder or an MLflow `models:/`/`runs:/` URI."""
+    detector = load_detector(location)
+    card = detector.card
+    if card is None:
+        raise UserError(
+            f"train.init_from: {location} has no model card; give a model folder "
+            "(models/champion, models/reference) or a models:/ URI"
+        )
+    record = ParentModel(
+        location=location,
+        name=card.name,
+        version=card.version,
+        run_id=card.run_id,
+        data_source=card.data.source,
+        data_fingerprint=card.data.fingerprint,
+    )
+    return Parent(
+        detector.model, record, _training_images(location, card.run_id), card.params["model"]
+    )
+
+
+def _training_images(location: str, run_id: str | None) -> np.ndarray:
+    folder = Path(location)
+    if folder.is_dir():
+        path = folder / TRAINING_IMAGES_FILE
+        return load_training_record(path) if path.is_file() else np.zeros(0, np.uint64)
+    if run_id is None:
+        return np.zeros(0, np.uint64)
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            path = mlflow.artifacts.download_artifacts(
+                f"runs:/{run_id}/detector/{TRAINING_IMAGES_FILE}", dst_path=scratch
+            )
+        except Exception:  # an old run without the record: nothing to exclude
+            return np.zeros(0, np.uint64)
+        return load_training_record(Path(path))
+
+
+def check_compatible(parent: Parent, params: ModelParams) -> None:
+    """The child's model params must build the parent's network, or its weights cannot fit."""
+    wanted = {key: getattr(params, key) for key in _SHAPE_KEYS}
+    found = {key: parent.model_params.get(key) for key in _SHAPE_KEYS}
+    if wanted != found:
+        described = ", ".join(f"model.{key}={value}" for key, value in found.items())
+        raise UserError(
+            f"train.init_from: {parent.record.location} was built with {described}; "
+            "set the same model params to fine-tune it"
+        )
+
+
+def start_from(model: keras.Model, parent: Parent) -> None:
+    """Copy the parent's weights into a freshly built model of the same network."""
+    try:
+        model.set_weights(parent.model.get_weights())
+    except ValueError as exc:
+        raise UserError(
+            f"train.init_from: the weights of {parent.record.location} do not fit ({exc})"
+        ) from None
+
+
+def combined_record(parent: Parent | None, own: np.ndarray) -> np.ndarray:
+    """The child's training-image record: its own images and every one its parent saw."""
+    if parent is None:
+        return own
+    return np.union1d(own, parent.training_images).astype(np.uint64)
