@@ -19,7 +19,7 @@ from fakeimage.config import (
     ResizeParams,
 )
 from fakeimage.data.preprocess import Dataset
-from fakeimage.training.degrade import degrade_batch, degrade_image, degrades
+from fakeimage.training.degrade import degrade_batch, degrade_image, degrades, down_up_matrices
 from fakeimage.training.pipeline import make_dataset
 
 SEED = tf.constant([7, 11], tf.int64)
@@ -141,3 +141,14 @@ def test_resize_keeps_the_size_whatever_the_scale(bounds: tuple[float, float]) -
     for method in ("bilinear", "bicubic", "area", "lanczos3"):
         augment = _only(resize=ResizeParams(p=1.0, scale=bounds, filters=(method,)))
         assert _apply(augment, _smooth_image()).shape == (32, 32, 3)
+
+
+@pytest.mark.parametrize("method", ["bilinear", "bicubic", "area", "lanczos3"])
+def test_down_up_matrices_equal_resizing_the_image_down_and_up(method: str) -> None:
+    images = tf.constant(np.stack([_smooth_image(i) for i in range(3)]))
+    for side in (13, 20, 28):
+        matrix = down_up_matrices(method, side, side)[0]
+        ours = tf.einsum("ij,bjlc,kl->bikc", matrix, images, matrix)
+        small = tf.image.resize(images, (side, side), method, antialias=True)
+        direct = tf.image.resize(small, (32, 32), method)
+        np.testing.assert_allclose(ours.numpy(), direct.numpy(), atol=1e-3)
