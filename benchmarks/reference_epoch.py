@@ -73,11 +73,11 @@ def seconds_per_epoch(
     return step_seconds * 1000, step_seconds * math.ceil(n_train / batch) + val_seconds
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20, help="timed training steps per policy")
     parser.add_argument("--emulated", action="store_true", help="time emulated bfloat16 too")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     model_params, train_params, card = reference_recipe()
     n_train, n_val = card.data.splits["train"].total, card.data.splits["val"].total
     policies = ["float32", machine_precision_policy(True)]

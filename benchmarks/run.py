@@ -9,12 +9,10 @@ from benchmarks import reference_epoch, serving, train_throughput
 
 
 def main() -> None:
-    passthrough = sys.argv[1:]
-    sys.argv = [sys.argv[0]]
-    train_throughput.main()
-    reference_epoch.main()
-    sys.argv = [sys.argv[0], *passthrough]
-    serving.main()
+    """The training benchmarks take no options; the rest go to the serving benchmark."""
+    train_throughput.main([])
+    reference_epoch.main([])
+    serving.main(sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import psutil
@@ -53,6 +54,7 @@ from fakeimage.serving.process import ServiceProcess, process_tree, run_service
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_ZIP = REPO_ROOT.parent / "shared" / "data" / "cifake-sample.zip"
 REQUEST_TIMEOUT_S = 60
+T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------- inputs
@@ -104,50 +106,66 @@ def _rate(run: Callable[[], object], images_per_call: int, seconds: float) -> fl
             return calls * images_per_call / elapsed
 
 
-def reference_numbers(
-    folder: Path,
-    images: list[bytes],
-    batch_sizes: list[int],
-    eager_sizes: list[int],
-    seconds: float,
-    app_images: int,
-) -> dict[str, float]:
-    """Raw forward throughput of both engines (ONNX Runtime, which the service runs, and the
-    traced Keras forward; eager Keras at eager_sizes) and the original app's per-image time."""
-    from fakeimage.data.images import load_model_input
-    from fakeimage.models.inference import load_detector
-    from fakeimage.models.onnx_runtime import load_onnx_detector
+@dataclass
+class References:
+    """What the service is compared with, measured in this process: the raw forward pass of
+    both engines (ONNX Runtime, which the service runs, and Keras) and the original app path.
 
-    pixels = np.stack([load_model_input(data) for data in images])
-    batches = {size: np.resize(pixels, (size, *pixels.shape[1:])) for size in batch_sizes}
-    found: dict[str, float] = {}
-    # ONNX Runtime first, before Keras has run here: TensorFlow's thread pools keep spinning
-    # for a while after each call and would slow down whatever runs next on a 2-core machine.
-    served = load_onnx_detector(folder)
-    for size, batch in batches.items():
-        found[f"raw_{size}"] = _rate(lambda b=batch: served.predict_proba(b), size, seconds)
-    detector = load_detector(folder)
-    for size, batch in batches.items():
-        found[f"keras_{size}"] = _rate(lambda b=batch: detector.predict_proba(b), size, seconds)
-        if size in eager_sizes:
-            found[f"eager_{size}"] = _rate(
-                lambda b=batch: detector.model(b.astype(np.float32), training=False),
-                size,
-                seconds,
-            )
+    A 2-core machine's speed drifts during a run (neighbours, turbo), so each server phase is
+    compared with references measured right before and right after it, not at the start.
+    """
 
-    def original_app(data: bytes) -> float:
-        # the original app: PIL open, resize to 32x32, scale, Keras predict on a batch of one
-        image = Image.open(io.BytesIO(data)).convert("RGB").resize((32, 32))
-        array = np.asarray(image, dtype=np.float32)[None]
-        return float(detector.model.predict(array, verbose=0)[0, 0])
+    served: Any
+    detector: Any
+    pixels: np.ndarray
+    images: list[bytes]
+    seconds: float
 
-    original_app(images[0])
-    started = time.perf_counter()
-    for data in images[:app_images]:
-        original_app(data)
-    found["original_app_ms"] = (time.perf_counter() - started) / app_images * 1000
-    return found
+    @classmethod
+    def load(cls, folder: Path, images: list[bytes], seconds: float) -> References:
+        from fakeimage.data.images import load_model_input
+        from fakeimage.models.inference import load_detector
+        from fakeimage.models.onnx_runtime import load_onnx_detector
+
+        pixels = np.stack([load_model_input(data) for data in images])
+        served = load_onnx_detector(folder)
+        return cls(served, load_detector(folder), pixels, images, seconds)
+
+    def batch(self, size: int) -> np.ndarray:
+        return np.resize(self.pixels, (size, *self.pixels.shape[1:]))
+
+    def raw(self, size: int) -> float:
+        """ONNX Runtime images/s at this batch size, with all cores (as the batch worker)."""
+        batch = self.batch(size)
+        return _rate(lambda: self.served.predict_proba(batch), size, self.seconds)
+
+    def keras(self, size: int) -> float:
+        batch = self.batch(size)
+        return _rate(lambda: self.detector.predict_proba(batch), size, self.seconds)
+
+    def eager(self, size: int) -> float:
+        batch = self.batch(size).astype(np.float32)
+        return _rate(lambda: self.detector.model(batch, training=False), size, self.seconds)
+
+    def original_app_ms(self, count: int) -> float:
+        """The original app: PIL open, resize to 32x32, Keras predict on a batch of one."""
+
+        def classify(data: bytes) -> float:
+            image = Image.open(io.BytesIO(data)).convert("RGB").resize((32, 32))
+            array = np.asarray(image, dtype=np.float32)[None]
+            return float(self.detector.model.predict(array, verbose=0)[0, 0])
+
+        classify(self.images[0])
+        started = time.perf_counter()
+        for data in self.images[:count]:
+            classify(data)
+        return (time.perf_counter() - started) / count * 1000
+
+    def around(self, measure: Callable[[], float], phase: Callable[[], T]) -> tuple[float, T]:
+        """`measure()` before and after `phase()`: their mean, and what the phase returned."""
+        before = measure()
+        result = phase()
+        return (before + measure()) / 2, result
 
 
 def bento_size(home: Path, folder: Path) -> str:
@@ -378,169 +396,217 @@ def verdict(ok: bool, result: LoadResult | None = None) -> str:
     return text
 
 
-def main() -> None:
+@dataclass(frozen=True)
+class Plan:
+    """How long each phase runs (`--quick` shortens all of them)."""
+
+    single_requests: int
+    phase_s: float
+    batch_requests: dict[int, int]
+    soak_s: float
+    warmup_s: float
+    reference_s: float
+    app_images: int
+
+    @classmethod
+    def of(cls, quick: bool, soak_seconds: float | None) -> Plan:
+        return cls(
+            single_requests=300 if quick else 2000,
+            phase_s=10.0 if quick else 30.0,
+            batch_requests={64: 10 if quick else 40, 256: 4 if quick else 15},
+            soak_s=soak_seconds or (10.0 if quick else 60.0),
+            warmup_s=5.0 if quick else 90.0,
+            reference_s=1.5 if quick else 4.0,
+            app_images=20 if quick else 60,
+        )
+
+
+def single_image_rows(
+    server: ServiceProcess, refs: References, singles: list[Request], plan: Plan
+) -> list[Row]:
+    """/predict with 1 and 8 clients; one client against the original app path around it."""
+    rows = []
+    for clients in (1, 8):
+        # warm-up with the same pattern: threads, pools and allocator arenas grow
+        run_load(server.port, singles, clients=clients, max_requests=200, max_seconds=5)
+        load = partial(
+            run_load,
+            server.port,
+            singles,
+            clients=clients,
+            max_requests=plan.single_requests,
+            max_seconds=plan.phase_s,
+        )
+        what = f"/predict latency, {clients} client{'s' if clients > 1 else ''}"
+        if clients == 1:
+            app_ms, (result, split) = refs.around(
+                lambda: refs.original_app_ms(plan.app_images),
+                lambda load=load: server_split(server, load),
+            )
+        else:
+            result, split = server_split(server, load)
+        p50, p99 = result.percentile(50), result.percentile(99)
+        value = (
+            f"p50 {p50:.2f} ms, p99 {p99:.2f} ms "
+            f"({len(result.latencies_ms) / result.seconds:,.0f} req/s)"
+        )
+        if clients == 1:
+            speedup = app_ms / p50
+            value += f"; {speedup:.0f}x the original app path ({app_ms:.0f} ms around it)"
+            rows.append(
+                Row(what, value, ">= 20x the original app", verdict(speedup >= 20, result), split)
+            )
+        else:
+            # Clients waiting on each other: even with free HTTP, each round of `clients`
+            # requests costs at least one forward pass of that many images.
+            floor = clients / refs.raw(clients) * 1000
+            note = f"floor {floor:.1f} ms: one forward pass of {clients} images; {split}"
+            errors = f"{len(result.errors)} errors" if result.errors else ""
+            rows.append(Row(what, value, "", errors, note))
+        print(f"  {rows[-1].what}: {rows[-1].value}", file=sys.stderr)
+    return rows
+
+
+def batch_rows(
+    server: ServiceProcess, refs: References, images: list[bytes], plan: Plan
+) -> list[Row]:
+    """/predict_batch at 64 and 256 images, 1 and 2 clients, against the raw rate around it."""
+    rows = []
+    for size in (64, 256):
+        request = batch_request(images, size)
+        for clients in (1, 2):
+            run_load(server.port, [request], clients=clients, max_requests=20, max_seconds=3)
+            load = partial(
+                run_load,
+                server.port,
+                [request],
+                clients=clients,
+                max_requests=plan.batch_requests[size] * clients,
+                max_seconds=plan.phase_s,
+            )
+            raw, (result, split) = refs.around(
+                lambda size=size: refs.raw(size), lambda load=load: server_split(server, load)
+            )
+            rate = result.images / result.seconds
+            share = rate / raw
+            rows.append(
+                Row(
+                    f"/predict_batch, {size} images/request, {clients} client"
+                    + ("s" if clients > 1 else ""),
+                    f"{rate:,.0f} images/s ({share:.0%} of the raw forward, {raw:,.0f} images/s "
+                    f"around it); p50 {result.percentile(50):.0f} ms/request",
+                    ">= 90% of raw",
+                    verdict(share >= 0.9, result),
+                    split,
+                )
+            )
+            print(f"  {rows[-1].what}: {rows[-1].value}", file=sys.stderr)
+    return rows
+
+
+def engine_rows(refs: References) -> list[Row]:
+    """Both engines side by side at 1, 8, 64 and 256 images, and the original app path."""
+    rows = []
+    for size in (1, 8, 64, 256):
+        raw, keras_rate = refs.raw(size), refs.keras(size)
+        eager = f"; eager Keras call {refs.eager(size):,.0f}" if size >= 64 else ""
+        rows.append(
+            Row(
+                f"raw forward, batch {size}: ONNX Runtime vs traced Keras (reference)",
+                f"{raw:,.0f} vs {keras_rate:,.0f} images/s "
+                f"({1000 * size / raw:.2f} vs {1000 * size / keras_rate:.2f} ms per call){eager}",
+            )
+        )
+    return rows
+
+
+def soak_rows(
+    server: ServiceProcess, singles: list[Request], plan: Plan, ready_rss: float
+) -> list[Row]:
+    """8 clients for the soak after a warm-up of the same load: errors and memory."""
+    # allocator arenas, metric files and pools grow for the first ~15k requests (about 70 s
+    # at 8 clients here), then stay flat
+    print(f"soak: {plan.warmup_s:.0f} s warm-up, then {plan.soak_s:.0f} s...", file=sys.stderr)
+    run_load(server.port, singles, clients=8, max_requests=10**9, max_seconds=plan.warmup_s)
+    start_rss = server.tree_rss_mb()
+    soak = run_load(server.port, singles, clients=8, max_requests=10**9, max_seconds=plan.soak_s)
+    end_rss = server.tree_rss_mb()
+    growth = end_rss / start_rss - 1
+    return [
+        Row(
+            f"soak {plan.soak_s:.0f} s, 8 clients, /predict",
+            f"{len(soak.latencies_ms):,} requests, {len(soak.errors)} errors, "
+            f"p50 {soak.percentile(50):.2f} ms, p99 {soak.percentile(99):.2f} ms",
+            "0 errors",
+            verdict(not soak.errors),
+            "; ".join(sorted(set(soak.errors))[:3]),
+        ),
+        Row(
+            "server process tree RSS: ready -> after warm-up -> end of soak",
+            f"{ready_rss:,.0f} MB -> {start_rss:,.0f} MB -> {end_rss:,.0f} MB "
+            f"({growth:+.1%} during the soak)",
+            "<= 600 MB, growth < 5%",
+            verdict(max(start_rss, end_rss) <= 600 and abs(growth) < 0.05),
+        ),
+    ]
+
+
+def print_report(rows: list[Row], heading: str) -> None:
+    print()
+    print(heading)
+    print()
+    print("| measurement | result | target | status | server side / notes |")
+    print("| --- | --- | --- | --- | --- |")
+    for row in rows:
+        print(f"| {row.what} | {row.value} | {row.target} | {row.status} | {row.note} |")
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="shorter phases (about 1 minute)")
+    parser.add_argument("--quick", action="store_true", help="shorter phases (about 2 minutes)")
     parser.add_argument("--model", help="detector folder to serve (default: as the service)")
     parser.add_argument("--soak-seconds", type=float, help="override the soak duration")
-    args = parser.parse_args()
-    quick = args.quick
-    single_n = 300 if quick else 2000
-    phase_s = 10.0 if quick else 30.0
-    batch_n = {64: 10 if quick else 40, 256: 4 if quick else 15}
-    soak_s = args.soak_seconds or (10.0 if quick else 60.0)
-    warmup_s = 5.0 if quick else 90.0
-
+    args = parser.parse_args(argv)
+    plan = Plan.of(args.quick, args.soak_seconds)
     scratch = Path(tempfile.mkdtemp(prefix="fakeimage-bench-"))
-    rows: list[Row] = []
     try:
         folder, model_source = model_folder(args.model, scratch)
         images, image_source = sample_images(256)
         load_before = os.getloadavg()
         print(f"model: {model_source}; images: {image_source}", file=sys.stderr)
-        print("reference numbers (in this process, before the server starts)...", file=sys.stderr)
-        refs = reference_numbers(
-            folder,
-            images,
-            batch_sizes=[1, 8, 64, 256],
-            eager_sizes=[64, 256],
-            seconds=1.5 if quick else 4.0,
-            app_images=20 if quick else 60,
-        )
+        refs = References.load(folder, images, plan.reference_s)
         home = scratch / "bentoml_home"
         home.mkdir()
         print("starting the server...", file=sys.stderr)
         with run_service(home, model=folder, cwd=REPO_ROOT) as server:
             ready_rss = server.tree_rss_mb()
             singles = single_requests(images)
-            for clients in (1, 8):
-                # warm-up with the same pattern: threads, pools and allocator arenas grow
-                run_load(server.port, singles, clients=clients, max_requests=200, max_seconds=5)
-                load = partial(
-                    run_load,
-                    server.port,
-                    singles,
-                    clients=clients,
-                    max_requests=single_n,
-                    max_seconds=phase_s,
-                )
-                result, split = server_split(server, load)
-                p50, p99 = result.percentile(50), result.percentile(99)
-                value = (
-                    f"p50 {p50:.2f} ms, p99 {p99:.2f} ms "
-                    f"({len(result.latencies_ms) / result.seconds:,.0f} req/s)"
-                )
-                what = f"/predict latency, {clients} client{'s' if clients > 1 else ''}"
-                if clients == 1:
-                    speedup = refs["original_app_ms"] / p50
-                    value += f"; {speedup:.0f}x the original app path"
-                    ok = verdict(speedup >= 20, result)
-                    rows.append(Row(what, value, ">= 20x the original app", ok, split))
-                else:
-                    # Clients waiting on each other: even with free HTTP, each round of
-                    # `clients` requests costs at least one forward pass of that many images.
-                    floor = clients / refs[f"raw_{clients}"] * 1000
-                    note = f"floor {floor:.1f} ms: one forward pass of {clients} images; {split}"
-                    errors = f"{len(result.errors)} errors" if result.errors else ""
-                    rows.append(Row(what, value, "", errors, note))
-                print(f"  {rows[-1].what}: {rows[-1].value}", file=sys.stderr)
-
-            for size in (64, 256):
-                request = batch_request(images, size)
-                for clients in (1, 2):
-                    run_load(
-                        server.port, [request], clients=clients, max_requests=20, max_seconds=3
-                    )
-                    load = partial(
-                        run_load,
-                        server.port,
-                        [request],
-                        clients=clients,
-                        max_requests=batch_n[size] * clients,
-                        max_seconds=phase_s,
-                    )
-                    result, split = server_split(server, load)
-                    rate = result.images / result.seconds
-                    share = rate / refs[f"raw_{size}"]
-                    rows.append(
-                        Row(
-                            f"/predict_batch, {size} images/request, {clients} client"
-                            + ("s" if clients > 1 else ""),
-                            f"{rate:,.0f} images/s ({share:.0%} of raw forward at {size}); "
-                            f"p50 {result.percentile(50):.0f} ms/request",
-                            ">= 90% of raw",
-                            verdict(share >= 0.9, result),
-                            split,
-                        )
-                    )
-                    print(f"  {rows[-1].what}: {rows[-1].value}", file=sys.stderr)
-
-            for size in (1, 8, 64, 256):
-                eager = f"; eager Keras call {refs[f'eager_{size}']:,.0f}" if size >= 64 else ""
-                rows.append(
-                    Row(
-                        f"raw forward, batch {size}: ONNX Runtime vs traced Keras (reference)",
-                        f"{refs[f'raw_{size}']:,.0f} vs {refs[f'keras_{size}']:,.0f} images/s "
-                        f"({1000 * size / refs[f'raw_{size}']:.2f} vs "
-                        f"{1000 * size / refs[f'keras_{size}']:.2f} ms per call){eager}",
-                    )
-                )
+            rows = single_image_rows(server, refs, singles, plan)
+            rows += batch_rows(server, refs, images, plan)
+            rows += engine_rows(refs)
             rows.append(
                 Row(
                     "original app path: PIL + model.predict, 1 image (reference)",
-                    f"{refs['original_app_ms']:.1f} ms/image",
+                    f"{refs.original_app_ms(plan.app_images):.1f} ms/image",
                 )
             )
-
-            # Warm-up with the soak's own load: allocator arenas, metric files and pools grow
-            # for the first ~15k requests (about 70 s at 8 clients here), then stay flat.
-            print(f"soak: {warmup_s:.0f} s warm-up, then {soak_s:.0f} s...", file=sys.stderr)
-            run_load(server.port, singles, clients=8, max_requests=10**9, max_seconds=warmup_s)
-            start_rss = server.tree_rss_mb()
-            soak = run_load(
-                server.port,
-                singles,
-                clients=8,
-                max_requests=10**9,
-                max_seconds=soak_s,
-            )
-            end_rss = server.tree_rss_mb()
-            growth = end_rss / start_rss - 1
-            rows.append(
-                Row(
-                    f"soak {soak_s:.0f} s, 8 clients, /predict",
-                    f"{len(soak.latencies_ms):,} requests, {len(soak.errors)} errors, "
-                    f"p50 {soak.percentile(50):.2f} ms, p99 {soak.percentile(99):.2f} ms",
-                    "0 errors",
-                    verdict(not soak.errors),
-                    "; ".join(sorted(set(soak.errors))[:3]),
-                )
-            )
-            rows.append(
-                Row(
-                    "server process tree RSS: ready -> after warm-up -> end of soak",
-                    f"{ready_rss:,.0f} MB -> {start_rss:,.0f} MB -> {end_rss:,.0f} MB "
-                    f"({growth:+.1%} during the soak)",
-                    "<= 600 MB, growth < 5%",
-                    verdict(max(start_rss, end_rss) <= 600 and abs(growth) < 0.05),
-                )
-            )
+            rows += soak_rows(server, singles, plan, ready_rss)
         rows.append(Row("the Bento on disk", bento_size(home, folder), note="no TensorFlow"))
         load_after = os.getloadavg()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-
-    print()
-    print(
-        f"Serving benchmark ({'quick' if quick else 'full'}), {os.cpu_count()} CPUs, "
+    print_report(
+        rows,
+        f"Serving benchmark ({'quick' if args.quick else 'full'}), {cpu_description()}, "
         f"load average {load_before[0]:.1f} before / {load_after[0]:.1f} after; "
-        f"model: {model_source}"
+        f"model: {model_source}",
     )
-    print()
-    print("| measurement | result | target | status | server side / notes |")
-    print("| --- | --- | --- | --- | --- |")
-    for row in rows:
-        print(f"| {row.what} | {row.value} | {row.target} | {row.status} | {row.note} |")
+
+
+def cpu_description() -> str:
+    from fakeimage.hardware import cpu_info
+
+    return f"{cpu_info().model}, {os.cpu_count()} CPUs"
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +20,14 @@ def _stage(args: argparse.Namespace) -> None:
     from fakeimage.config import load_params
 
     params = load_params(args.params)
+    # SIGTERM (a scheduler, `kill`) unwinds like Ctrl-C: open MLflow runs end as FAILED, and
+    # `train` resumes from its last completed epoch when the command runs again.
+    signal.signal(signal.SIGTERM, _interrupt)
     importlib.import_module(f"fakeimage.stages.{args.name}").run(params)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _predict(args: argparse.Namespace) -> None:
@@ -204,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"fakeimage: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("fakeimage: interrupted", file=sys.stderr)
+        print("fakeimage: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
     return 0
 

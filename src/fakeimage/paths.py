@@ -12,6 +12,8 @@ PREPARED_DIR = Path("data/prepared")
 REPORTS_DIR = Path("reports")
 DATA_REPORT = REPORTS_DIR / "data.json"
 TRAINED_DIR = Path("models/trained")
+TRAIN_CHECKPOINT_DIR = Path("models/.train-checkpoint")
+"""The train stage's state after each epoch, until its outputs are written."""
 CHAMPION_DIR = Path("models/champion")
 REFERENCE_DIR = Path("models/reference")
 

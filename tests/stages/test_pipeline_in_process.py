@@ -11,6 +11,10 @@ import dataclasses
 import json
 import logging
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,8 +32,16 @@ from fakeimage.errors import UserError
 from fakeimage.models.card import ModelCard
 from fakeimage.models.inference import save_detector
 from fakeimage.models.zoo import seed_cnn
-from fakeimage.paths import CHAMPION_DIR, REFERENCE_DIR, REPORTS_DIR, TRAINED_DIR, split_path
+from fakeimage.paths import (
+    CHAMPION_DIR,
+    REFERENCE_DIR,
+    REPORTS_DIR,
+    TRAIN_CHECKPOINT_DIR,
+    TRAINED_DIR,
+    split_path,
+)
 from fakeimage.tracking import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG
+from fakeimage.training.checkpoint import PROGRESS_FILE
 from tests.cards import make_card
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,6 +62,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.chdir(tmp_path)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)  # not the store an earlier test's stages configured
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["train"].update(epochs=1, batch_size=32)
     params["promote"]["min_unseen_images"] = 40
@@ -161,3 +174,36 @@ def test_a_model_fine_tuned_from_another_records_its_lineage(project: Path) -> N
     Path("params.yaml").write_text(yaml.safe_dump(params))
     with pytest.raises(UserError, match=r"train.init_from: .* was built with model.arch=seed_cnn"):
         _run_stages("train")
+
+
+def test_train_killed_by_sigkill_resumes_in_the_same_mlflow_run(project: Path) -> None:
+    """A real kill -9 mid-run: the same command finishes the run it interrupted."""
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    params["train"].update(epochs=8, patience=8)
+    Path("params.yaml").write_text(yaml.safe_dump(params))
+    command = [str(Path(sys.executable).with_name("fakeimage")), "stage", "train"]
+    progress_file = TRAIN_CHECKPOINT_DIR / PROGRESS_FILE
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as child:
+        deadline = time.monotonic() + 300
+        while not (
+            progress_file.is_file() and json.loads(progress_file.read_text())["next_epoch"] >= 2
+        ):
+            assert child.poll() is None, child.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "no epoch finished in 300 s"
+            time.sleep(0.02)
+        child.kill()
+    assert child.returncode == -signal.SIGKILL
+    killed = json.loads(progress_file.read_text())
+    assert 2 <= killed["next_epoch"] < 8
+    client = MlflowClient()
+    assert client.get_run(killed["run_id"]).info.status == "RUNNING"  # until resumed
+    assert not TRAINED_DIR.exists()  # nothing half-written
+
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"resuming after epoch {killed['next_epoch']}" in again.stdout
+    card = ModelCard.load(TRAINED_DIR)
+    assert card.run_id == killed["run_id"] and card.training.epochs_run == 8
+    assert client.get_run(card.run_id).info.status == "FINISHED"
+    assert len(client.get_metric_history(card.run_id, "val_loss")) >= 8
+    assert not TRAIN_CHECKPOINT_DIR.exists()

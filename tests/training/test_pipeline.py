@@ -176,19 +176,50 @@ def test_reflect_padding_repeats_real_pixels() -> None:
 def test_shuffling_is_seeded_and_reshuffles_each_epoch() -> None:
     data = _dataset()
 
-    def orders(seed: int, augment: AugmentParams | None) -> tuple[list[int], list[int]]:
-        dataset = make_dataset(data, batch_size=BATCH, training=True, augment=augment, seed=seed)
-        first, _, _ = _epoch(dataset)
-        second, _, _ = _epoch(dataset)
-        return [_identity(i) for i in first], [_identity(i) for i in second]
+    def order(seed: int, augment: AugmentParams | None, epoch: int) -> list[int]:
+        dataset = make_dataset(
+            data,
+            batch_size=BATCH,
+            training=True,
+            augment=augment,
+            seed=seed,
+            first_epoch=epoch,
+            epochs=epoch + 1,
+        )
+        return [_identity(image) for image in _epoch(dataset)[0]]
 
     for augment in (None, AugmentParams(flip=True, crop_padding=2)):
-        first, second = orders(7, augment)
+        first, second = order(7, augment, 0), order(7, augment, 1)
         assert first != list(range(N))  # shuffled
         assert sorted(second) == list(range(N))  # every image once in the next epoch too
         assert second != first  # a new order each epoch
-        assert orders(7, augment) == (first, second)  # same seed, same orders
-        assert orders(8, augment)[0] != first  # another seed, another order
+        assert order(7, augment, 1) == second  # same seed and epoch, same order
+        assert order(8, augment, 0) != first  # another seed, another order
+
+
+def test_epochs_follow_one_another_and_each_depends_only_on_seed_and_epoch() -> None:
+    """What resuming relies on: epochs 2.. of a run equal a run started at epoch 2."""
+    data = _dataset()
+    augment = AugmentParams(flip=True, crop_padding=2)
+
+    def batches(first: int, last: int) -> tuple[np.ndarray, list[int]]:
+        dataset = make_dataset(
+            data,
+            batch_size=BATCH,
+            training=True,
+            augment=augment,
+            seed=3,
+            first_epoch=first,
+            epochs=last,
+        )
+        images, _, sizes = _epoch(dataset)
+        return images, sizes
+
+    whole, sizes = batches(0, 4)
+    assert sizes == [16, 16, 8] * 4
+    resumed, _ = batches(2, 4)
+    np.testing.assert_array_equal(whole[2 * N :], resumed)
+    assert not np.array_equal(whole[:N], whole[N : 2 * N])  # augmentation differs per epoch
 
 
 def test_augmentation_is_reproducible_for_a_seed() -> None:

@@ -27,8 +27,15 @@ from fakeimage.models.card import (
 )
 from fakeimage.models.inference import MODEL_FILE, predict_proba, save_detector
 from fakeimage.models.zoo import count_macs, inference_copy
-from fakeimage.paths import DATA_REPORT, REPORTS_DIR, TRAINED_DIR, split_path
+from fakeimage.paths import (
+    DATA_REPORT,
+    REPORTS_DIR,
+    TRAIN_CHECKPOINT_DIR,
+    TRAINED_DIR,
+    split_path,
+)
 from fakeimage.tracking import configure_tracking, model_requirements, provenance_tags
+from fakeimage.training.checkpoint import Checkpoint, resumable_progress, run_fingerprint
 from fakeimage.training.cluster import cluster_role
 from fakeimage.training.finetune import check_compatible, combined_record, load_parent
 from fakeimage.training.train import train_model
@@ -54,6 +61,10 @@ def run(params: Params) -> None:
     if params.train.init_from:
         parent = load_parent(params.train.init_from)
         check_compatible(parent, params.model)
+    checkpoint = Checkpoint(
+        TRAIN_CHECKPOINT_DIR,
+        run_fingerprint(params_to_dict(params), data_fingerprint, role.size),
+    )
     if not role.is_chief:  # trains its share; the chief logs the run and writes the outputs
         result = train_model(params.model, params.train, train, val, parent=parent)
         print(f"train: {role} finished {result.epochs_run} epochs; the chief records the run")
@@ -71,10 +82,25 @@ def run(params: Params) -> None:
         tags["parent_location"] = parent.record.location
         if parent.record.run_id:
             tags["parent_run_id"] = parent.record.run_id
-    with mlflow.start_run(run_name=tags.get("dvc_experiment"), tags=tags) as active:
-        mlflow.log_params(params_to_dict(params))
+    progress = resumable_progress(checkpoint)
+    resumed = progress.run_id is not None  # the same MLflow run goes on where it stopped
+    if resumed:
+        active = mlflow.start_run(run_id=progress.run_id)
+    else:
+        active = mlflow.start_run(run_name=tags.get("dvc_experiment"), tags=tags)
+    with active:
+        if not resumed:
+            mlflow.log_params(params_to_dict(params))
+        progress.run_id = active.info.run_id
         result = train_model(
-            params.model, params.train, train, val, callbacks=[_LogEpochs()], parent=parent
+            params.model,
+            params.train,
+            train,
+            val,
+            callbacks=[_LogEpochs()],
+            parent=parent,
+            checkpoint=checkpoint if role.size == 1 else None,
+            progress=progress,
         )
         model = inference_copy(result.model, params.model)
         val_probabilities = predict_proba(model, val.x)
@@ -138,6 +164,7 @@ def run(params: Params) -> None:
         for name in (MODEL_FILE, TRAINING_IMAGES_FILE, CARD_FILE):
             mlflow.log_artifact(str(TRAINED_DIR / name), "detector")
 
+    checkpoint.clear()
     write_json(REPORTS_DIR / "train.json", summary)
     history_rows = [
         {"epoch": epoch + 1, **{k: v[epoch] for k, v in result.history.items()}}

@@ -10,7 +10,7 @@ validation loss with the best weights restored (as `make_early_stopping` configu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import keras
 import tensorflow as tf
@@ -19,7 +19,7 @@ import tensorflow as tf
 def fit_across_workers(
     strategy: tf.distribute.Strategy,
     model: keras.Model,
-    train_data: tf.data.Dataset,
+    train_epoch: Callable[[int], tf.data.Dataset],
     val_data: tf.data.Dataset,
     *,
     epochs: int,
@@ -28,7 +28,10 @@ def fit_across_workers(
     early_stopping: keras.callbacks.EarlyStopping,
     callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> dict[str, list[float]]:
-    """Train `model` (built and compiled under `strategy`); return fit's history dict."""
+    """Train `model` (built and compiled under `strategy`); return fit's history dict.
+
+    `train_epoch(e)` gives the batches of epoch e (see `pipeline.make_dataset`).
+    """
     with strategy.scope():
         per_image = keras.losses.BinaryCrossentropy(
             label_smoothing=label_smoothing, reduction="none"
@@ -81,7 +84,7 @@ def fit_across_workers(
         callback.set_model(model)
     best_loss, best_weights, waited = float("inf"), None, 0
     for epoch in range(epochs):
-        loss, accuracy = run_epoch(train_step, train_data)
+        loss, accuracy = run_epoch(train_step, train_epoch(epoch))
         val_loss, val_accuracy = run_epoch(val_step, val_data)
         logs = {
             "accuracy": accuracy,

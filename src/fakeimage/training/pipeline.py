@@ -70,29 +70,59 @@ def make_dataset(
     training: bool,
     augment: AugmentParams | None = None,
     seed: int = 0,
+    first_epoch: int = 0,
+    epochs: int = 1,
 ) -> tf.data.Dataset:
     """Batches of (float32 images 0..255, float32 labels); shuffled and augmented if training.
 
-    Indices are shuffled, not images, so a batch is one gather from arrays held in memory;
-    the model itself scales pixels to [0, 1].
+    Training: the batches of epochs first_epoch .. epochs - 1, one epoch after the other.
+    Each epoch's order and augmentation depend on (seed, epoch) alone, so a run resumed at
+    epoch k sees exactly the batches an uninterrupted run sees from epoch k on. Validation:
+    every image once, in order. Indices are shuffled, not images, so a batch is one gather
+    from arrays held in memory; the model itself scales pixels to [0, 1].
     """
     labels = tf.constant(data.y)
-    dataset = tf.data.Dataset.range(len(data.y))
-    if training:
-        dataset = dataset.shuffle(len(data.y), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size)
-    if (
-        training
-        and augment is not None
-        and (augment.flip or augment.crop_padding or degrades(augment))
-    ):
+    if not training:
+        images = tf.constant(data.x)
+        dataset = tf.data.Dataset.range(len(data.y)).batch(batch_size)
+        dataset = dataset.map(
+            lambda index: (
+                tf.cast(tf.gather(images, index), tf.float32),
+                tf.cast(tf.gather(labels, index), tf.float32),
+            ),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
+    count = len(data.y)
+    steps = steps_per_epoch(data, batch_size)
+    base = tf.constant(seed, tf.int64)
+
+    def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
+        order = tf.argsort(tf.random.stateless_uniform([count], tf.stack([base, epoch])))
+        batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+        # one stateless seed per batch, numbered across epochs: reproducible augmentation
+        seeds = tf.data.Dataset.range(steps).map(
+            lambda step: tf.stack([base, epoch * steps + step])
+        )
+        return tf.data.Dataset.zip((batches, seeds))
+
+    dataset = tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_batches)
+    moves = augment is not None and (augment.flip or augment.crop_padding or degrades(augment))
+    if not moves:
+        images = tf.constant(data.x)
+
+        def load(index: tf.Tensor, _: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            return (
+                tf.cast(tf.gather(images, index), tf.float32),
+                tf.cast(tf.gather(labels, index), tf.float32),
+            )
+
+    else:
+        assert augment is not None
         padded = pad_images(data.x, augment.crop_padding)
         flat = tf.constant(padded.reshape(-1, 3))
         size = padded.shape[1]
-        # One stateless seed per batch, counted from the base seed: reproducible augmentation.
-        seeds = tf.data.Dataset.counter().map(
-            lambda step: tf.stack([tf.constant(seed, tf.int64), step])
-        )
 
         def load(index: tf.Tensor, batch_seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             images = gather_augmented(
@@ -104,16 +134,9 @@ def make_dataset(
                 images = degrade_batch(images, augment, degrade_seed)
             return images, tf.cast(tf.gather(labels, index), tf.float32)
 
-        dataset = tf.data.Dataset.zip((dataset, seeds)).map(
-            load, num_parallel_calls=tf.data.AUTOTUNE
-        )
-    else:
-        images = tf.constant(data.x)
-        dataset = dataset.map(
-            lambda index: (
-                tf.cast(tf.gather(images, index), tf.float32),
-                tf.cast(tf.gather(labels, index), tf.float32),
-            ),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def steps_per_epoch(data: Dataset, batch_size: int) -> int:
+    """Batches in one training epoch (the last one may be short)."""
+    return -(-len(data.y) // batch_size)

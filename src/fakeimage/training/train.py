@@ -15,9 +15,15 @@ from fakeimage.config import ModelParams, TrainParams
 from fakeimage.data.preprocess import Dataset
 from fakeimage.hardware import CpuInfo, cpu_info
 from fakeimage.models.zoo import build_model
+from fakeimage.training.checkpoint import (
+    Checkpoint,
+    Progress,
+    ResumableEarlyStopping,
+    SaveEachEpoch,
+)
 from fakeimage.training.distributed import fit_across_workers
 from fakeimage.training.finetune import Parent, start_from
-from fakeimage.training.pipeline import make_dataset
+from fakeimage.training.pipeline import make_dataset, steps_per_epoch
 
 
 @dataclass
@@ -72,14 +78,14 @@ def make_optimizer(params: TrainParams, steps_per_epoch: int) -> keras.optimizer
     return keras.optimizers.Adam(rate)
 
 
-def make_early_stopping(params: TrainParams) -> keras.callbacks.EarlyStopping:
+def make_early_stopping(params: TrainParams) -> ResumableEarlyStopping:
     """Stop on validation loss, keeping the best weights; ignore the one-cycle warm-up.
 
     While the learning rate climbs, validation loss jumps about (batch-norm statistics chase
     ever larger steps); counting patience there can stop a run before it anneals.
     """
     warmup_epochs = int(ONE_CYCLE_WARMUP * params.epochs) if params.schedule == "one_cycle" else 0
-    return keras.callbacks.EarlyStopping(
+    return ResumableEarlyStopping(
         monitor="val_loss",
         patience=params.patience,
         restore_best_weights=True,
@@ -128,36 +134,54 @@ def train_model(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int | str = 2,
     parent: Parent | None = None,
+    checkpoint: Checkpoint | None = None,
+    progress: Progress | None = None,
 ) -> TrainResult:
     """Train with the params' optimiser and schedule; keep the weights of the best val loss.
 
     With a `parent`, training starts from its weights (fine-tuning) instead of random ones.
+    With a `checkpoint`, the state after every epoch is saved there, and a `progress` read
+    from it resumes training after its last completed epoch.
     """
     keras.utils.set_random_seed(params.seed)
     policy = _set_precision(params)
     strategy = make_strategy(params.strategy)
-    steps_per_epoch = int(np.ceil(len(train.y) / params.batch_size))
+    steps = steps_per_epoch(train, params.batch_size)
     with strategy.scope():
         model = build_model(model_params)
         if parent is not None:
             start_from(model, parent)
         model.compile(
-            optimizer=make_optimizer(params, steps_per_epoch),
+            optimizer=make_optimizer(params, steps),
             loss=keras.losses.BinaryCrossentropy(label_smoothing=params.label_smoothing),
             metrics=[keras.metrics.BinaryAccuracy(name="accuracy")],
             jit_compile=params.jit_compile,
         )
-    train_data = make_dataset(
-        train, batch_size=params.batch_size, training=True, augment=params.augment, seed=params.seed
-    )
-    val_data = make_dataset(val, batch_size=max(params.batch_size, 256), training=False)
+    progress = progress or Progress()
     early_stopping = make_early_stopping(params)
+    if checkpoint is not None and progress.next_epoch > 0:
+        checkpoint.restore(model, early_stopping, progress)
+        print(f"train: resuming after epoch {progress.next_epoch} from {checkpoint.folder}")
+
+    def epochs_from(first: int, last: int) -> tf.data.Dataset:
+        return make_dataset(
+            train,
+            batch_size=params.batch_size,
+            training=True,
+            augment=params.augment,
+            seed=params.seed,
+            first_epoch=first,
+            epochs=last,
+        )
+
+    val_data = make_dataset(val, batch_size=max(params.batch_size, 256), training=False)
+    earlier_seconds = progress.seconds
     started = time.perf_counter()
     if params.strategy == "multi_worker_mirrored":  # Keras' fit cannot run under it
         history = fit_across_workers(
             strategy,
             model,
-            train_data,
+            lambda epoch: epochs_from(epoch, epoch + 1),
             val_data,
             epochs=params.epochs,
             global_batch_size=params.batch_size,
@@ -165,16 +189,24 @@ def train_model(
             early_stopping=early_stopping,
             callbacks=callbacks,
         )
-    else:
-        history = model.fit(
-            train_data,
+    elif progress.next_epoch < params.epochs and not progress.stopped:
+        saving = [SaveEachEpoch(checkpoint, early_stopping, progress)] if checkpoint else []
+        fitted = model.fit(
+            epochs_from(progress.next_epoch, params.epochs),
             validation_data=val_data,
             epochs=params.epochs,
-            shuffle=False,  # the dataset shuffles itself (seeded)
-            callbacks=[early_stopping, *callbacks],
+            initial_epoch=progress.next_epoch,
+            steps_per_epoch=steps,
+            shuffle=False,  # the dataset shuffles itself (seeded per epoch)
+            callbacks=[early_stopping, *callbacks, *saving],
             verbose=verbose,
         ).history
-    seconds = time.perf_counter() - started
+        history = progress.history if checkpoint else fitted
+    else:  # killed after its last epoch: nothing left to train but fit's final step
+        if early_stopping.carried is not None and early_stopping.carried[3] is not None:
+            model.set_weights(early_stopping.carried[3])
+        history = progress.history
+    seconds = time.perf_counter() - started + earlier_seconds
     losses = history["val_loss"]
     epochs_run = len(losses)
     first_counted = min(early_stopping.start_from_epoch, epochs_run - 1)
