@@ -1,0 +1,133 @@
+"""The sections of params.yaml as frozen dataclasses, each checking its own ranges."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from fakeimage.config.augment import AugmentParams
+from fakeimage.config.checks import require as _require
+
+Source = Literal["embedded", "synthetic", "kaggle", "url", "archive", "folder"]
+Arch = Literal["seed_cnn", "fidelity_net", "fidelity_se_net"]
+Stem = Literal["full", "space_to_depth"]
+Optimizer = Literal["adam", "adamw", "sgd"]
+Schedule = Literal["constant", "cosine", "one_cycle"]
+Strategy = Literal["default", "mirrored", "multi_worker_mirrored"]
+ThresholdPolicy = Literal["fixed", "max_accuracy", "max_f1", "youden"]
+PromoteMetric = Literal["val_accuracy", "val_roc_auc", "val_loss"]
+
+
+@dataclass(frozen=True)
+class SyntheticParams:
+    """A stand-in made on the spot: crops of bundled photographs vs. a small VAE's samples."""
+
+    train_per_class: int = 1000
+    test_per_class: int = 250
+    generator_epochs: int = 40
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _require(self.train_per_class >= 10, "data.synthetic.train_per_class must be >= 10")
+        _require(self.test_per_class >= 2, "data.synthetic.test_per_class must be >= 2")
+        _require(self.generator_epochs >= 1, "data.synthetic.generator_epochs must be >= 1")
+
+
+@dataclass(frozen=True)
+class DataParams:
+    source: Source = "embedded"
+    path: str | None = None
+    url: str | None = None
+    sha256: str | None = None
+    kaggle_dataset: str = "birdy654/cifake-real-and-ai-generated-synthetic-images"
+    max_extract_mb: int = 2048
+    max_bad_fraction: float = 0.01
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    split_seed: int = 42
+    synthetic: SyntheticParams = field(default_factory=SyntheticParams)
+
+    def __post_init__(self) -> None:
+        _require(0 <= self.max_bad_fraction <= 1, "data.max_bad_fraction must be in [0, 1]")
+        _require(0 < self.val_fraction < 0.5, "data.val_fraction must be in (0, 0.5)")
+        _require(0 < self.test_fraction < 0.5, "data.test_fraction must be in (0, 0.5)")
+        _require(self.max_extract_mb > 0, "data.max_extract_mb must be > 0")
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    arch: Arch = "seed_cnn"
+    width: int = 32
+    depth: int = 1
+    stem: Stem = "full"
+    dropout: float = 0.5
+
+    def __post_init__(self) -> None:
+        # TF 2.21's oneDNN kernels crash on the fidelity nets' gradients below width 12.
+        _require(self.width >= 12, "model.width must be >= 12")
+        _require(1 <= self.depth <= 8, "model.depth must be in [1, 8]")
+        _require(0 <= self.dropout < 1, "model.dropout must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: Optimizer = "adam"
+    learning_rate: float = 0.001
+    weight_decay: float = 0.0
+    schedule: Schedule = "constant"
+    label_smoothing: float = 0.0
+    patience: int = 5
+    seed: int = 42
+    strategy: Strategy = "default"
+    mixed_precision: bool = False
+    jit_compile: bool = False
+    init_from: str | None = None
+    augment: AugmentParams = field(default_factory=AugmentParams)
+
+    def __post_init__(self) -> None:
+        _require(self.epochs >= 1, "train.epochs must be >= 1")
+        _require(self.batch_size >= 1, "train.batch_size must be >= 1")
+        _require(self.learning_rate > 0, "train.learning_rate must be > 0")
+        _require(self.weight_decay >= 0, "train.weight_decay must be >= 0")
+        _require(0 <= self.label_smoothing < 0.5, "train.label_smoothing must be in [0, 0.5)")
+        _require(self.patience >= 1, "train.patience must be >= 1")
+
+
+@dataclass(frozen=True)
+class TrackingParams:
+    experiment: str = "fake-image-detector"
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    threshold_policy: ThresholdPolicy = "max_accuracy"
+    fixed_threshold: float = 0.5
+    flip_tta: bool = False
+    calibration_bins: int = 15
+
+    def __post_init__(self) -> None:
+        _require(0 < self.fixed_threshold < 1, "evaluate.fixed_threshold must be in (0, 1)")
+        _require(self.calibration_bins >= 2, "evaluate.calibration_bins must be >= 2")
+
+
+@dataclass(frozen=True)
+class PromoteParams:
+    metric: PromoteMetric = "val_accuracy"
+    model_name: str = "fake-image-detector"
+    alias: str = "champion"
+    min_unseen_images: int = 200
+
+    def __post_init__(self) -> None:
+        _require(self.min_unseen_images >= 20, "promote.min_unseen_images must be >= 20")
+
+
+@dataclass(frozen=True)
+class Params:
+    data: DataParams = field(default_factory=DataParams)
+    model: ModelParams = field(default_factory=ModelParams)
+    train: TrainParams = field(default_factory=TrainParams)
+    mlflow: TrackingParams = field(default_factory=TrackingParams)
+    evaluate: EvaluateParams = field(default_factory=EvaluateParams)
+    promote: PromoteParams = field(default_factory=PromoteParams)
