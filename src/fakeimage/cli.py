@@ -18,8 +18,10 @@ STAGES = ("fetch", "preprocess", "train", "evaluate", "promote")
 
 def _stage(args: argparse.Namespace) -> None:
     from fakeimage.config import load_params
+    from fakeimage.startup import import_tensorflow
 
     params = load_params(args.params)
+    import_tensorflow()
     # SIGTERM (a scheduler, `kill`) unwinds like Ctrl-C: open MLflow runs end as FAILED, and
     # `train` resumes from its last completed epoch when the command runs again.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -61,6 +63,9 @@ def _predict(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
+    from fakeimage.startup import import_tensorflow
+
+    import_tensorflow()
     from fakeimage.atomic import write_json
     from fakeimage.evaluation.evaluate import (
         load_labelled_data,
@@ -86,6 +91,9 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _embedded_data(args: argparse.Namespace) -> None:
+    from fakeimage.startup import import_tensorflow
+
+    import_tensorflow()
     from fakeimage.data.sources.embedded import SplitSettings, build_embedded_archive
     from fakeimage.models.card import ModelCard
 
@@ -115,6 +123,9 @@ def _stored_model_tag(model: str | None) -> str:
     """
     import tempfile
 
+    from fakeimage.startup import import_tensorflow
+
+    import_tensorflow()  # for the ONNX export
     from fakeimage.models.export import with_onnx
     from fakeimage.serving.bento_store import local_detector_folder, store_detector
 

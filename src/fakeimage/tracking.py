@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 
@@ -17,9 +18,10 @@ def configure_tracking(experiment: str | None = None) -> str:
     """Point MLflow at the project's store (see paths.tracking_uri); select the experiment."""
     import mlflow
 
-    os.environ.setdefault(
-        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false"
-    )  # stage output stays ours
+    # stage output stays ours: no progress bars, no notices about creating tables or experiments
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for noisy in ("mlflow", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     uri = tracking_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
