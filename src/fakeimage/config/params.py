@@ -84,6 +84,9 @@ class TrainParams:
     mixed_precision: bool = False
     jit_compile: bool = False
     init_from: str | None = None
+    parent_weight: float = 0.0
+    """With init_from: the parent's share in the final weights (0.5: the average of the parent
+    and the fine-tuned weights, as WiSE-FT does, trading new skills against old ones)."""
     augment: AugmentParams = field(default_factory=AugmentParams)
 
     def __post_init__(self) -> None:
@@ -93,6 +96,11 @@ class TrainParams:
         _require(self.weight_decay >= 0, "train.weight_decay must be >= 0")
         _require(0 <= self.label_smoothing < 0.5, "train.label_smoothing must be in [0, 0.5)")
         _require(self.patience >= 1, "train.patience must be >= 1")
+        _require(0 <= self.parent_weight < 1, "train.parent_weight must be in [0, 1)")
+        _require(
+            self.parent_weight == 0 or self.init_from is not None,
+            "train.parent_weight needs train.init_from (the parent to mix back in)",
+        )
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,20 @@ def start_from(model: keras.Model, parent: Parent) -> None:
         ) from None
 
 
+def mix_back(model: keras.Model, parent: Parent, parent_weight: float) -> None:
+    """Weights = parent_weight * parent + (1 - parent_weight) * fine-tuned, layer by layer.
+
+    Averaging a fine-tuned network with the one it started from keeps much of what each knows
+    (Wortsman et al., WiSE-FT): here, clean CIFAKE accuracy and robustness to degradations.
+    """
+    if parent_weight:
+        mixed = [
+            parent_weight * old + (1 - parent_weight) * new
+            for old, new in zip(parent.model.get_weights(), model.get_weights(), strict=True)
+        ]
+        model.set_weights(mixed)
+
+
 def combined_record(parent: Parent | None, own: np.ndarray) -> np.ndarray:
     """The child's training-image record: its own images and every one its parent saw."""
     if parent is None:

@@ -22,7 +22,7 @@ from fakeimage.training.checkpoint import (
     SaveEachEpoch,
 )
 from fakeimage.training.distributed import fit_across_workers
-from fakeimage.training.finetune import Parent, start_from
+from fakeimage.training.finetune import Parent, mix_back, start_from
 from fakeimage.training.pipeline import make_dataset, steps_per_epoch
 
 
@@ -206,6 +206,8 @@ def train_model(
         if early_stopping.carried is not None and early_stopping.carried[3] is not None:
             model.set_weights(early_stopping.carried[3])
         history = progress.history
+    if parent is not None:
+        mix_back(model, parent, params.parent_weight)
     seconds = time.perf_counter() - started + earlier_seconds
     losses = history["val_loss"]
     epochs_run = len(losses)
