@@ -27,9 +27,18 @@ def test_the_evaluated_corruptions() -> None:
         "jpeg_q95",
         "jpeg_q75",
         "jpeg_q50",
+        "jpeg_q30",
+        "webp_q80",
+        "resize_28_up",
         "resize_24_up",
+        "resize_16_up",
+        "crop_28",
+        "enlarged_256",
+        "blur_r0.5",
         "blur_r0.8",
+        "blur_r1.2",
         "noise_s8",
+        "brightness_1.15",
     }
 
 
@@ -59,7 +68,9 @@ def test_corruption_of_one_image_and_of_flat_images(name: str) -> None:
     flat = np.full((2, 32, 32, 3), 128, np.uint8)
     corrupted = CORRUPTIONS[name](flat)
     assert corrupted.shape == flat.shape and corrupted.dtype == np.uint8
-    if name != "noise_s8":  # filters and codecs leave a flat grey (almost) alone
+    if name == "brightness_1.15":  # a point operation moves every level alike
+        assert np.abs(corrupted.astype(int) - round(128 * 1.15)).max() <= 1
+    elif name != "noise_s8":  # filters, resampling and codecs leave a flat grey (almost) alone
         assert np.abs(corrupted.astype(int) - 128).max() <= 2
     single = CORRUPTIONS[name](_textured(1))
     assert single.shape == (1, 32, 32, 3)
@@ -88,3 +99,21 @@ def test_gaussian_noise_has_the_stated_size_and_seed() -> None:
     assert not np.array_equal(gaussian_noise(8.0, seed=0)(images), other)
     clipped = gaussian_noise(50.0)(np.zeros((1, 32, 32, 3), np.uint8))
     assert clipped.min() == 0 and clipped.max() <= 255
+
+
+def test_stronger_blur_and_smaller_thumbnails_lose_more_detail() -> None:
+    images = _textured(seed=4)
+    blurs = [CORRUPTIONS[f"blur_r{r}"](images).std() for r in ("0.5", "0.8", "1.2")]
+    assert blurs[0] > blurs[1] > blurs[2]
+    sizes = [CORRUPTIONS[f"resize_{s}_up"](images).std() for s in (28, 24, 16)]
+    assert sizes[0] > sizes[1] > sizes[2]
+
+
+def test_an_enlarged_copy_comes_back_close_to_the_original() -> None:
+    """Enlarging then letting the service shrink it is mild: far milder than a thumbnail."""
+    images = _textured(seed=5)
+
+    def change(name: str) -> float:
+        return float(np.abs(CORRUPTIONS[name](images).astype(int) - images.astype(int)).mean())
+
+    assert change("enlarged_256") < change("resize_16_up")
