@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import shutil
 import time
@@ -166,8 +167,6 @@ def resumable_progress(checkpoint: Checkpoint) -> Progress:
 
 
 def _save_arrays(path: Path, arrays: list[np.ndarray]) -> None:
-    import io
-
     buffer = io.BytesIO()
     np.savez(buffer, *[np.asarray(a) for a in arrays])
     write_bytes(path, buffer.getvalue())
