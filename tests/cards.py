@@ -15,6 +15,7 @@ from fakeimage.models.card import (
     SplitCounts,
     Training,
     TrainingImages,
+    UncertaintyRule,
 )
 
 TEST_SCORES = Scores(
@@ -42,6 +43,20 @@ EVALUATION = Evaluation(
         "blur_r0.8": {"accuracy": 0.6001, "f1": 0.5, "roc_auc": 0.7, "log_loss": 1.2},
     },
 )
+
+
+def make_rule(
+    band: tuple[float, float] = (0.4, 0.6), min_detail: float = 2.0, max_distance: float = 5.0
+) -> UncertaintyRule:
+    """An uncertainty rule as the evaluate stage writes it, with the given limits."""
+    return UncertaintyRule(
+        band=list(band),
+        min_detail=min_detail,
+        max_distance=max_distance,
+        feature_file="features.npz",
+        val_share=0.03,
+        val_shares={"near_threshold": 0.02, "little_detail": 0.005, "unfamiliar": 0.005},
+    )
 
 
 def make_card(*, source: str = "archive", evaluated: bool = True, **update: Any) -> ModelCard:
@@ -84,22 +99,31 @@ def make_card(*, source: str = "archive", evaluated: bool = True, **update: Any)
 def save_servable_detector(
     folder: Path, *, name: str = "test-detector", version: str = "7", seed: int = 0
 ) -> Path:
-    """A packaged seed_cnn with random weights, threshold 0.5 and its checked ONNX graph."""
+    """A packaged seed_cnn with random weights and its checked ONNX graph: threshold 0.5,
+    a calibration, and an uncertainty rule whose only active limit is fine detail (flat
+    images are uncertain; the band is empty and every feature distance familiar)."""
     import keras
     import numpy as np
 
     from fakeimage.config import ModelParams
     from fakeimage.data.hashes import training_record
-    from fakeimage.models.card import ONNX_FILE
+    from fakeimage.evaluation.uncertainty import fit_feature_stats
+    from fakeimage.models.card import ONNX_FILE, Calibration
     from fakeimage.models.export import export_onnx
-    from fakeimage.models.inference import load_detector, save_detector
+    from fakeimage.models.inference import Detector, load_detector, save_detector
     from fakeimage.models.zoo import seed_cnn
 
     keras.utils.set_random_seed(seed)
-    card = make_card(name=name, version=version)
-    card = card.model_copy(update={"evaluation": EVALUATION.model_copy(update={"threshold": 0.5})})
+    model = seed_cnn(ModelParams())
     images = np.random.default_rng(seed).integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
-    save_detector(folder, seed_cnn(ModelParams()), card, training_record(images[:1]))
+    stats = fit_feature_stats(Detector(model).raw_scores(images)[1], np.arange(64) % 2)
+    rule = make_rule(band=(0.5, 0.5), min_detail=1.0, max_distance=1e9)
+    calibration = Calibration(scale=2.0, bias=0.0, ece_before=0.05, ece_after=0.01)
+    evaluation = EVALUATION.model_copy(
+        update={"threshold": 0.5, "calibration": calibration, "uncertainty": rule}
+    )
+    card = make_card(name=name, version=version, evaluation=evaluation)
+    save_detector(folder, model, card, training_record(images[:1]), stats=stats)
     onnx = export_onnx(load_detector(folder), folder / ONNX_FILE, images)
     card.model_copy(update={"onnx": onnx}).save(folder)
     return folder

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -124,8 +125,13 @@ def test_predict_scores_through_onnx_and_names_bad_files(
     assert main(["predict", str(image), "--model", str(folder)]) == 0
     out, err = capsys.readouterr()
     assert "model: test-detector version 7" in err
-    path, label, score = out.strip().split("\t")
+    path, label, score, doubt = out.strip().split("\t")
     assert path == str(image) and label in ("REAL", "FAKE") and score.startswith("P(fake)=")
+    assert doubt == "uncertain (little_detail)"  # a flat grey square
+    assert main(["predict", str(image), "--json", "--model", str(folder)]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["file"] == str(image) and answer["label"] == label
+    assert answer["uncertain"] and answer["reasons"][0]["code"] == "little_detail"
     assert main(["predict", str(tmp_path / "broken.jpg"), "--model", str(folder)]) == 2
     out, err = capsys.readouterr()
     assert "\tERROR\t" in out and "1 of 1 images could not be read" in err
@@ -145,3 +151,34 @@ def test_a_folder_without_onnx_is_exported_on_the_way(tmp_path: Path) -> None:
     copy = with_onnx(folder, tmp_path / "scratch")
     assert copy != folder and (copy / "model.onnx").is_file()
     assert ModelCard.load(copy).onnx is not None and ModelCard.load(folder).onnx is None
+
+
+def test_evaluate_reports_each_source_and_the_certain_answers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from tests.cards import save_servable_detector
+
+    folder = save_servable_detector(tmp_path / "detector")
+    rng = np.random.default_rng(0)
+    layout = {"REAL/phone": (3, 640), "FAKE/sd14": (4, 32), "FAKE/flat": (2, 32)}
+    for source, (count, side) in layout.items():
+        (tmp_path / "data" / source).mkdir(parents=True)
+        for i in range(count):
+            pixels = rng.integers(0, 256, (side, side, 3), dtype=np.uint8)
+            if source == "FAKE/flat":
+                pixels[:] = 40 * (i + 1)
+            Image.fromarray(pixels).save(tmp_path / "data" / source / f"{i}.png")
+    output = tmp_path / "report.json"
+    command = ["evaluate", "--model", str(folder), "--data", str(tmp_path / "data")]
+    assert main([*command, "--output", str(output)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert set(shown["sources"]) == {"REAL/phone", "FAKE/sd14", "FAKE/flat", "all"}
+    report = json.loads(output.read_text())
+    assert report["sources"]["REAL/phone"]["uncertain"] == 1.0  # 640 px: too large
+    assert report["sources"]["FAKE/flat"]["uncertain"] == 1.0  # no fine detail
+    assert report["sources"]["FAKE/sd14"]["uncertain"] == 0.0
+    assert report["coverage"] == 4 / 9
+    assert report["reasons"] == {"little_detail": 2, "too_large": 3}

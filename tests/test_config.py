@@ -171,6 +171,11 @@ def test_choices_are_listed(raw: dict, key: str, choices: list[str]) -> None:
         ({"train": {"augment": {"crop_padding": 9}}}, "train.augment.crop_padding"),
         ({"evaluate": {"fixed_threshold": 1.0}}, "evaluate.fixed_threshold must be in (0, 1)"),
         ({"evaluate": {"calibration_bins": 1}}, "evaluate.calibration_bins must be >= 2"),
+        ({"evaluate": {"uncertain_share": 0.6}}, "evaluate.uncertain_share must be in [0, 0.5)"),
+        (
+            {"evaluate": {"uncertain_share": 0.005}},
+            "evaluate.unfamiliar_share + evaluate.smooth_share must not exceed",
+        ),
     ],
 )
 def test_out_of_range_values_are_rejected(raw: dict, needle: str) -> None:

@@ -35,29 +35,55 @@ def _interrupt(signum: int, frame: object) -> None:
 def _predict(args: argparse.Namespace) -> None:
     import tempfile
 
-    from fakeimage.data.images import BadImageError, load_model_input
+    from fakeimage.data.images import (
+        BadImageError,
+        decode_image,
+        describe_input,
+        input_warnings,
+        to_model_input,
+    )
     from fakeimage.models.export import with_onnx
     from fakeimage.models.onnx_runtime import load_onnx_detector
-    from fakeimage.models.verdict import verdict
     from fakeimage.serving.bento_store import local_detector_folder
+    from fakeimage.serving.schemas import ModelInfo, build_prediction
 
     if args.model:
         os.environ["FAKEIMAGE_MODEL"] = args.model
     folder = local_detector_folder()
     with tempfile.TemporaryDirectory(prefix="fakeimage-onnx-") as scratch:
         detector = load_onnx_detector(with_onnx(folder, Path(scratch)))
+    assert detector.card is not None
+    info = ModelInfo(detector.name, detector.version, detector.threshold, detector.card.uncertainty)
     print(f"model: {detector.name} version {detector.version} ({folder})", file=sys.stderr)
     failures = 0
     for path in args.images:
         try:
-            pixels = load_model_input(Path(path))
+            image = decode_image(Path(path))
+            pixels = to_model_input(image)
         except (BadImageError, OSError) as exc:
-            print(f"{path}\tERROR\t{exc}")
+            print(
+                json.dumps({"file": path, "error": str(exc)})
+                if args.json
+                else f"{path}\tERROR\t{exc}"
+            )
             failures += 1
             continue
-        probability = float(detector.predict_proba(pixels[None])[0])
-        label, _ = verdict(probability, detector.threshold)
-        print(f"{path}\t{label}\tP(fake)={probability:.4f}")
+        assessed = detector.assess(pixels[None])
+        answer = build_prediction(
+            assessed.prob_fake[0],
+            info,
+            describe_input(image),
+            input_warnings(image),
+            distance=float(assessed.distance[0]),
+            detail=float(assessed.detail[0]),
+            file=path,
+        )
+        if args.json:
+            print(answer.model_dump_json())
+            continue
+        codes = ", ".join(reason.code for reason in answer.reasons)
+        doubt = f"uncertain ({codes})" if answer.uncertain else "certain"
+        print(f"{path}\t{answer.label}\tP(fake)={answer.prob_fake:.4f}\t{doubt}")
     if failures:
         raise UserError(f"{failures} of {len(args.images)} images could not be read")
 
@@ -66,22 +92,48 @@ def _evaluate(args: argparse.Namespace) -> None:
     from fakeimage.startup import import_tensorflow
 
     import_tensorflow()
+    import numpy as np
+
     from fakeimage.atomic import write_json
     from fakeimage.evaluation.evaluate import (
-        load_labelled_data,
+        load_labelled_images,
         robustness_table,
+        source_report,
+        uncertain_images,
         worst_corruption,
     )
     from fakeimage.evaluation.metrics import classification_metrics
     from fakeimage.models.inference import load_detector
 
     detector = load_detector(args.model)
-    data, bad = load_labelled_data(Path(args.data))
+    images = load_labelled_images(Path(args.data))
+    data = images.data
     threshold = detector.threshold if args.threshold is None else args.threshold
-    probabilities = detector.predict_proba(data.x)
-    scores = classification_metrics(data.y, probabilities, threshold)
-    report = {"model": str(args.model), "data": str(args.data), "bad_files": bad, **scores}
-    shown = {k: report[k] for k in ("n", "accuracy", "roc_auc", "f1", "threshold")}
+    assessment = detector.assess(data.x)
+    rule = detector.card.uncertainty if detector.card else None
+    reasons = uncertain_images(rule, assessment, images.sizes)
+    uncertain = np.array([bool(codes) for codes in reasons])
+    scores = classification_metrics(data.y, assessment.prob_fake, threshold)
+    sources = source_report(data.y, assessment.prob_fake, uncertain, images.sources, threshold)
+    report = {
+        "model": str(args.model),
+        "data": str(args.data),
+        "bad_files": images.bad_files,
+        **scores,
+        "coverage": 1.0 - float(uncertain.mean()),
+        "certain_accuracy": sources["all"]["certain_accuracy"],
+        "reasons": {
+            code: sum(code in r for r in reasons)
+            for code in sorted({c for r in reasons for c in r})
+        },
+        "sources": sources,
+    }
+    keys = ("n", "accuracy", "roc_auc", "f1", "threshold", "coverage", "certain_accuracy")
+    shown = {k: report[k] for k in keys}
+    if len(sources) > 2:  # more than one source and the total
+        shown["sources"] = {
+            name: {k: round(v, 4) for k, v in row.items()} for name, row in sources.items()
+        }
     if args.robustness:
         report["robustness"] = robustness_table(detector.predict_proba, data, threshold, 15)
         shown["worst_corruption"], shown["worst_accuracy"] = worst_corruption(report["robustness"])
@@ -174,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         help="model folder (default: models/champion, else the shipped models/reference); "
         "scored by ONNX Runtime",
+    )
+    predict.add_argument(
+        "--json", action="store_true", help="one JSON answer per line, as the service gives"
     )
     predict.set_defaults(handler=_predict)
 

@@ -33,6 +33,8 @@ OVERLAY = _png(32)
 EXPLANATION = {"method": "occlusion", "png_base64": base64.b64encode(OVERLAY).decode()}
 PREDICTION = {
     "label": "FAKE",
+    "uncertain": False,
+    "reasons": [],
     "prob_fake": 0.8125,
     "confidence": 0.8125,
     "threshold": 0.5,

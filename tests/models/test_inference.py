@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
@@ -13,8 +14,6 @@ from tests.cards import make_card
 
 @pytest.fixture(scope="module")
 def model():
-    import keras
-
     keras.utils.set_random_seed(3)
     return seed_cnn(ModelParams())
 
@@ -30,12 +29,20 @@ def test_traced_forward_matches_the_keras_model(model, flip_tta: bool) -> None:
     if flip_tta:
         expected = (expected + _eager(model, images[:, :, ::-1])) / 2
     forward = make_forward(model, flip_tta=flip_tta, chunk=2)  # several chunks
-    np.testing.assert_allclose(forward(images), expected, atol=1e-6)
+    probabilities, features = forward(images)
+    np.testing.assert_allclose(probabilities, expected, atol=1e-6)
+    penultimate = keras.Model(model.input, model.get_layer("prob_fake").input)
+    expected_features = np.asarray(penultimate(images.astype(np.float32), training=False))
+    if flip_tta:
+        mirrored = np.asarray(penultimate(images[:, :, ::-1].astype(np.float32), training=False))
+        expected_features = (expected_features + mirrored) / 2
+    np.testing.assert_allclose(features, expected_features, rtol=1e-5, atol=1e-5)
 
 
 def test_forward_handles_empty_and_rejects_wrong_shapes(model) -> None:
     forward = make_forward(model)
-    assert forward(np.zeros((0, 32, 32, 3), np.uint8)).shape == (0,)
+    probabilities, features = forward(np.zeros((0, 32, 32, 3), np.uint8))
+    assert probabilities.shape == (0,) and features.shape[0] == 0
     with pytest.raises(ValueError, match="32, 32, 3"):
         forward(np.zeros((1, 28, 28, 3), np.uint8))
 

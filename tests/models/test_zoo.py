@@ -16,9 +16,7 @@ from fakeimage.models.card import CARD_FILE
 from fakeimage.models.card_markdown import MARKDOWN_FILE
 from fakeimage.models.inference import (
     MODEL_FILE,
-    Detector,
     load_detector,
-    make_forward,
     predict_proba,
     save_detector,
 )
@@ -165,32 +163,3 @@ def test_load_detector_refuses_missing_models(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError):
         load_detector(tmp_path / "empty")
-
-
-def test_flip_tta_is_the_mean_of_image_and_mirror(seed_cnn: keras.Model) -> None:
-    images = _images(9, seed=2)
-    mirrored = images[:, :, ::-1, :]
-    assert np.array_equal(mirrored[0, :, 0], images[0, :, -1])  # left-right, not up-down
-    plain = np.asarray(seed_cnn(images.astype(np.float32), training=False)).reshape(-1)
-    flipped = np.asarray(seed_cnn(mirrored.astype(np.float32), training=False)).reshape(-1)
-    assert not np.allclose(plain, flipped)  # otherwise the check below proves nothing
-
-    detector = Detector(seed_cnn)
-    np.testing.assert_allclose(detector.predict_proba(images, flip_tta=False), plain, rtol=1e-6)
-    expected = (plain.astype(np.float64) + flipped) / 2
-    np.testing.assert_allclose(detector.predict_proba(images, flip_tta=True), expected, rtol=1e-6)
-    # Without an explicit choice the detector follows its card.
-    card = make_card()
-    card = card.model_copy(
-        update={"evaluation": card.evaluation.model_copy(update={"flip_tta": True})}
-    )
-    np.testing.assert_allclose(Detector(seed_cnn, card).predict_proba(images), expected, rtol=1e-6)
-
-
-def test_predict_proba_batches_and_empty_input(seed_cnn: keras.Model) -> None:
-    images = _images(11, seed=3)
-    whole = predict_proba(seed_cnn, images)
-    pieces = make_forward(seed_cnn, chunk=4)(images)
-    assert whole.dtype == np.float64 and whole.shape == (11,)
-    np.testing.assert_allclose(pieces, whole, rtol=1e-5, atol=1e-7)
-    assert predict_proba(seed_cnn, images[:0]).shape == (0,)

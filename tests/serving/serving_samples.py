@@ -84,6 +84,8 @@ class Sample:
     data: bytes
     warning: str | None = None
     """A fragment the response's warnings must contain (None: no warning required)."""
+    reason: str | None = None
+    """A reason code the answer must give for being uncertain (None: certain)."""
 
 
 def valid_samples() -> list[Sample]:
@@ -100,12 +102,19 @@ def valid_samples() -> list[Sample]:
         Sample("photo.webp", encode(noise(32, 32, seed=2), "WEBP")),
         Sample("rotated.jpg", exif_rotated_jpeg()),
         Sample(
-            "one_pixel.png", encode(Image.new("RGB", (1, 1), (200, 30, 40)), "PNG"), "up-scaled"
+            "one_pixel.png",
+            encode(Image.new("RGB", (1, 1), (200, 30, 40)), "PNG"),
+            reason="too_small",
         ),
         Sample(
             "large.jpg",
             encode(Image.new("RGB", (4000, 3000), (90, 120, 200)), "JPEG", quality=80),
-            "down-scaled from 4000x3000",
+            reason="too_large",
+        ),
+        Sample(
+            "flat.png",
+            encode(Image.new("RGB", (32, 32), (90, 120, 200)), "PNG"),
+            reason="little_detail",
         ),
     ]
 

@@ -159,6 +159,12 @@ def test_valid_inputs_get_a_verdict(server: Server, sample: Sample) -> None:
         assert answer["warnings"] == []
     else:
         assert any(sample.warning in warning for warning in answer["warnings"]), answer
+    codes = [reason["code"] for reason in answer["reasons"]]
+    assert answer["uncertain"] == bool(codes)
+    if sample.reason is None:
+        assert codes == [], answer
+    else:
+        assert sample.reason in codes, answer
 
 
 def test_file_names_of_any_length_are_fine(server: Server) -> None:
@@ -242,9 +248,12 @@ def test_predict_batch(server: Server) -> None:
     answers = response.json()
     assert [answer["file"] for answer in answers] == [name for name, _ in samples]
     assert all(answer["label"] in ("REAL", "FAKE") for answer in answers)
-    assert any("up-scaled" in warning for warning in answers[-1]["warnings"])
+    # the batch worker's answers are the single endpoint's, doubts included
+    assert [r["code"] for r in answers[-1]["reasons"]] == ["too_small", "little_detail"]
+    assert answers[-1]["uncertain"] and not any(a["uncertain"] for a in answers[:-1])
     single = server.predict(*samples[2]).json()
     assert answers[2]["prob_fake"] == pytest.approx(single["prob_fake"], abs=1e-6)
+    assert answers[2]["reasons"] == single["reasons"]
 
 
 def test_predict_batch_of_many_images(server: Server) -> None:

@@ -138,8 +138,26 @@ def test_train_evaluate_promote_import_the_reference_once(project: Path) -> None
     # The trained folder carries its card and training record; evaluate logged the full card.
     trained = ModelCard.load(TRAINED_DIR)
     assert trained.training_images.count == 128 and trained.evaluation is None
-    logged = mlflow.artifacts.load_text(f"runs:/{trained.run_id}/detector/card.json")
-    assert ModelCard.from_json(logged).evaluation is not None
+    logged = ModelCard.from_json(
+        mlflow.artifacts.load_text(f"runs:/{trained.run_id}/detector/card.json")
+    )
+    assert logged.evaluation is not None and logged.calibration is not None
+    # calibration and the uncertainty rule were chosen on validation, and saved with the model
+    rule = logged.uncertainty
+    assert rule is not None and rule.band[0] <= logged.threshold <= rule.band[1]
+    assert rule.val_share <= 0.03
+    assert set(rule.val_shares) == {"near_threshold", "little_detail", "unfamiliar"}
+    assert logged.evaluation.selective is not None
+    assert logged.evaluation.selective.n == 60
+    stats = mlflow.artifacts.download_artifacts(
+        f"runs:/{trained.run_id}/detector/{rule.feature_file}", dst_path=str(project / "stats")
+    )
+    assert Path(stats).is_file()
+    if champion.run_id == trained.run_id:
+        assert (CHAMPION_DIR / rule.feature_file).is_file()
+    metrics = json.loads((REPORTS_DIR / "metrics.json").read_text())
+    assert metrics["uncertain"]["val_share"] == rule.val_share
+    assert json.loads((REPORTS_DIR / "plots" / "coverage.json").read_text())[-1]["coverage"] == 1
 
     # A second promote imports nothing and registers nothing new.
     _run_stages("promote")

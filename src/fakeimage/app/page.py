@@ -32,14 +32,17 @@ VERDICTS = {
     "REAL": ("Real photograph", "green", ":material/photo_camera:"),
 }
 
+UNCERTAIN_ICON = ":material/help:"
+
 INTRO = (
     "Upload one or more images and a neural network tells you whether each one looks "
     "**AI-generated** or like a **real photograph**, how sure it is, and which regions drove "
     "its decision (an occlusion heat map). The model learnt from CIFAKE: 32×32-pixel real "
     "photographs from CIFAR-10 and Stable Diffusion images made to imitate them. Every upload "
     "is shrunk to 32×32 pixels before it is scored, so small, CIFAR-like pictures are judged "
-    "best; large photos lose most of their detail on the way and their verdicts are less "
-    "reliable. Treat the result as a hint, not as proof."
+    "best. When an image is too far from those (large, tiny, stretched, blurred, or simply "
+    "unlike anything the model learnt) or its score is too close to call, the answer is "
+    "**Uncertain**, with the reason. Treat every result as a hint, not as proof."
 )
 
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
@@ -114,11 +117,20 @@ def _check_service(url: str) -> bool:
 
 def _show_result(data: bytes, answer: Prediction) -> None:
     verdict, color, icon = VERDICTS[answer.label]
-    st.markdown(f"#### :{color}[{icon} {verdict}]")
-    st.progress(
-        min(max(answer.confidence, 0.0), 1.0),
-        text=f"Confidence {answer.confidence:.0%} · P(fake) = {answer.prob_fake:.4f}",
-    )
+    if answer.uncertain:
+        st.markdown(f"#### :orange[{UNCERTAIN_ICON} Uncertain]")
+        st.markdown(
+            f"The model cannot judge this image reliably. It leans towards *{verdict.lower()}* "
+            f"(P(fake) = {answer.prob_fake:.2f}), but do not rely on that:"
+        )
+        for reason in answer.reasons:
+            st.markdown(f"- {_escape(reason.message)}")
+    else:
+        st.markdown(f"#### :{color}[{icon} {verdict}]")
+        st.progress(
+            min(max(answer.confidence, 0.0), 1.0),
+            text=f"Confidence {answer.confidence:.0%} · P(fake) = {answer.prob_fake:.4f}",
+        )
 
     left, right = st.columns(2, gap="medium")
     preview = _display_image(data)
@@ -176,7 +188,10 @@ def main() -> None:
         "**Reading the results**\n\n"
         "- *P(fake)* is the model's probability that the image is AI-generated; it is called "
         "AI-generated when P(fake) reaches the model's decision threshold.\n"
-        "- *Confidence* is the probability of the verdict shown.\n"
+        "- *Confidence* is the probability of the verdict shown; probabilities are calibrated "
+        "(of images given 90%, about nine in ten are right, on data like CIFAKE's).\n"
+        "- *Uncertain* means the model cannot judge the image: its score is too close to the "
+        "threshold, or the image is unlike what it learnt. The reason is given.\n"
         "- The *occlusion map* marks in warm colours the regions whose hiding lowers the "
         "confidence in the verdict most: the evidence it rests on."
     )
@@ -184,7 +199,7 @@ def main() -> None:
         return
 
     summary = st.empty()
-    counts = {"FAKE": 0, "REAL": 0}
+    counts = {"FAKE": 0, "REAL": 0, "uncertain": 0}
     for index, upload in enumerate(uploads):
         name = upload.name
         data = upload.getvalue()
@@ -205,14 +220,15 @@ def main() -> None:
             except client.ServiceError as error:
                 st.error(_escape(error.message), icon=":material/error:")
                 continue
-            counts[answer.label] += 1
+            counts["uncertain" if answer.uncertain else answer.label] += 1
             _show_result(data, answer)
-    checked = counts["FAKE"] + counts["REAL"]
+    checked = sum(counts.values())
     if len(uploads) > 1:
         of_total = f"{checked} of {len(uploads)}" if checked < len(uploads) else f"{checked}"
         summary.markdown(
             f"**{of_total} images checked:** {counts['FAKE']} AI-generated, "
-            f"{counts['REAL']} real photograph{'' if counts['REAL'] == 1 else 's'}."
+            f"{counts['REAL']} real photograph{'' if counts['REAL'] == 1 else 's'}, "
+            f"{counts['uncertain']} uncertain."
         )
 
 

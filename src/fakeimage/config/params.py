@@ -114,10 +114,22 @@ class EvaluateParams:
     fixed_threshold: float = 0.5
     flip_tta: bool = False
     calibration_bins: int = 15
+    uncertain_share: float = 0.03
+    unfamiliar_share: float = 0.005
+    smooth_share: float = 0.005
+    feature_images: int = 10000
 
     def __post_init__(self) -> None:
         _require(0 < self.fixed_threshold < 1, "evaluate.fixed_threshold must be in (0, 1)")
         _require(self.calibration_bins >= 2, "evaluate.calibration_bins must be >= 2")
+        for key in ("uncertain_share", "unfamiliar_share", "smooth_share"):
+            _require(0 <= getattr(self, key) < 0.5, f"evaluate.{key} must be in [0, 0.5)")
+        _require(
+            self.unfamiliar_share + self.smooth_share <= self.uncertain_share,
+            "evaluate.unfamiliar_share + evaluate.smooth_share must not exceed "
+            "evaluate.uncertain_share (the band gets what is left)",
+        )
+        _require(self.feature_images >= 100, "evaluate.feature_images must be >= 100")
 
 
 @dataclass(frozen=True)

@@ -156,29 +156,13 @@ def describe_input(image: Image.Image) -> dict[str, Any]:
 
 
 def input_warnings(image: Image.Image) -> list[str]:
-    """What `to_model_input` does to this image that makes a verdict on it less reliable.
+    """What `to_model_input` does to this image besides resizing, which may matter.
 
-    The model saw only 32x32 colour photos: strong re-scaling, stretching, dropped frames,
-    gray levels and flattened transparency all move an input away from them.
+    The model saw only 32x32 colour photos: dropped frames, gray levels and flattened
+    transparency move an input away from them. (Size and shape make an answer uncertain:
+    `fakeimage.models.uncertainty.geometry_reasons`.)
     """
-    width, height = image.size
     found = []
-    if max(width, height) > DOWNSCALE_LIMIT:
-        found.append(
-            f"the detector saw only {IMAGE_SIZE}x{IMAGE_SIZE} images; this image was "
-            f"down-scaled from {width}x{height} and the verdict is less reliable"
-        )
-    if min(width, height) < UPSCALE_LIMIT:
-        found.append(
-            f"the detector saw only {IMAGE_SIZE}x{IMAGE_SIZE} images; this image was "
-            f"up-scaled from {width}x{height}, it has too little detail and the verdict is "
-            "less reliable"
-        )
-    if max(width, height) > MAX_ASPECT * min(width, height):
-        found.append(
-            f"the image is not square ({width}x{height}); it was stretched to "
-            f"{IMAGE_SIZE}x{IMAGE_SIZE} without cropping, which distorts it"
-        )
     frames = getattr(image, "n_frames", 1)
     if getattr(image, "is_animated", False) or frames > 1:
         found.append(f"the image is animated ({frames} frames); only the first frame was used")

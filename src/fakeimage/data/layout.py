@@ -32,6 +32,8 @@ class LabelledFile:
     path: Path
     split: str
     label: int
+    source: str = ""
+    """The sub-folder of REAL/ or FAKE/ the file lies in (FAKE/sd14/x.png: "sd14"), if any."""
 
 
 def find_class_folders(root: Path) -> dict[tuple[str, int], list[Path]]:
@@ -42,22 +44,28 @@ def find_class_folders(root: Path) -> dict[tuple[str, int], list[Path]]:
     """
     folders: dict[tuple[str, int], list[Path]] = {}
     for folder in sorted(p for p in root.rglob("*") if p.is_dir() and not p.is_symlink()):
-        hidden = any(
-            part in _IGNORED_FOLDERS or part.startswith(".")
-            for part in folder.relative_to(root).parts
-        )
         name = folder.name.upper()
-        if hidden:
+        if _hidden(folder.relative_to(root).parts) or name not in CLASS_NAMES:
             continue
-        if name not in CLASS_NAMES:
-            continue
+        if any(part.upper() in CLASS_NAMES for part in folder.relative_to(root).parts[:-1]):
+            continue  # a REAL/FAKE folder inside another is one of its sources
         split = "test" if folder.parent.name.lower() == "test" else "train"
         folders.setdefault((split, CLASS_NAMES.index(name)), []).append(folder)
     return folders
 
 
+def _hidden(parts: tuple[str, ...]) -> bool:
+    return any(part in _IGNORED_FOLDERS or part.startswith(".") for part in parts)
+
+
+def _source(class_folder: Path, path: Path) -> str:
+    parts = path.relative_to(class_folder).parts
+    return parts[0] if len(parts) > 1 else ""
+
+
 def list_labelled_files(root: Path) -> list[LabelledFile]:
-    """Every image file under REAL/ and FAKE/ folders below root, sorted, with split and label."""
+    """Every image file under REAL/ and FAKE/ folders below root (their sub-folders are sources),
+    sorted, with split, label and source."""
     if not root.is_dir():
         raise UserError(f"{root} is not a folder")
     folders = find_class_folders(root)
@@ -68,11 +76,11 @@ def list_labelled_files(root: Path) -> list[LabelledFile]:
             "(for example train/REAL, train/FAKE, test/REAL, test/FAKE)"
         )
     files = [
-        LabelledFile(path, split, label)
+        LabelledFile(path, split, label, _source(directory, path))
         for (split, label), dirs in sorted(folders.items())
         for directory in dirs
-        for path in sorted(directory.iterdir())
-        if is_image_file(path)
+        for path in sorted(directory.rglob("*"))
+        if is_image_file(path) and not _hidden(path.relative_to(directory).parts[:-1])
     ]
     if not files:
         raise UserError(f"{root} holds REAL/ and FAKE/ folders but no image files")

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from fakeimage.data.layout import list_labelled_files
-from fakeimage.data.preprocess import Dataset, decode_files, load_split
+from fakeimage.data.images import IMAGE_SIZE, BadImageError, decode_image, to_model_input
+from fakeimage.data.layout import CLASS_NAMES, list_labelled_files
+from fakeimage.data.preprocess import Dataset, load_split
 from fakeimage.data.sources.archives import extract_archive
+from fakeimage.errors import UserError
 from fakeimage.evaluation.metrics import classification_metrics
 from fakeimage.evaluation.robustness import CORRUPTIONS
+from fakeimage.models.card import UncertaintyRule
+from fakeimage.models.scoring import Assessment
+from fakeimage.models.uncertainty import judge
+from fakeimage.models.verdict import predicted_labels
 
 ROBUSTNESS_KEYS = ("accuracy", "f1", "roc_auc", "log_loss")
 
@@ -35,13 +42,28 @@ def worst_corruption(table: dict[str, dict[str, float]]) -> tuple[str, float]:
     return name, table[name]["accuracy"]
 
 
-def load_labelled_data(location: Path, max_extract_mb: int = 4096) -> tuple[Dataset, int]:
+@dataclass(frozen=True)
+class LabelledImages:
+    """Model inputs with their labels, and what the uncertainty rule needs about each upload."""
+
+    data: Dataset
+    sizes: np.ndarray
+    """(N, 2): width and height of each image before preprocessing."""
+    sources: list[str]
+    """The sub-folder of REAL/ or FAKE/ each image came from ("" when none)."""
+    bad_files: int = 0
+
+
+def load_labelled_images(location: Path, max_extract_mb: int = 4096) -> LabelledImages:
     """Images and labels from a prepared .npz split, a CIFAKE-layout folder, or a zip/tar.
 
-    Returns the data and the number of unreadable files that were skipped.
+    Sub-folders of REAL/ and FAKE/ are sources (FAKE/sd14, REAL/phone); unreadable files
+    are skipped and counted.
     """
     if location.suffix == ".npz":
-        return load_split(location), 0
+        data = load_split(location)
+        sizes = np.full((len(data.y), 2), IMAGE_SIZE)
+        return LabelledImages(data, sizes, [""] * len(data.y))
     if location.is_dir():
         return _decode_folder(location)
     with tempfile.TemporaryDirectory(prefix="fakeimage-eval-") as scratch:
@@ -50,8 +72,71 @@ def load_labelled_data(location: Path, max_extract_mb: int = 4096) -> tuple[Data
         return _decode_folder(extracted)
 
 
-def _decode_folder(root: Path) -> tuple[Dataset, int]:
-    decoded, bad = decode_files(list_labelled_files(root))
-    pixels = [p for split in decoded.values() for p in split.pixels]
-    labels = [y for split in decoded.values() for y in split.labels]
-    return Dataset(np.stack(pixels), np.asarray(labels, np.uint8)), bad["count"]
+def _decode_folder(root: Path) -> LabelledImages:
+    pixels, labels, sizes, sources, bad = [], [], [], [], 0
+    for item in list_labelled_files(root):
+        try:
+            image = decode_image(item.path)
+            pixels.append(to_model_input(image))
+        except (BadImageError, OSError):
+            bad += 1
+            continue
+        labels.append(item.label)
+        sizes.append(image.size)
+        sources.append(item.source)
+    if not pixels:
+        raise UserError(f"no readable image under {root}")
+    data = Dataset(np.stack(pixels), np.asarray(labels, np.uint8))
+    return LabelledImages(data, np.asarray(sizes, np.int64), sources, bad)
+
+
+def uncertain_images(
+    rule: UncertaintyRule | None, assessment: Assessment, sizes: np.ndarray
+) -> list[list[str]]:
+    """Per image, the codes of every reason its answer is uncertain (as the service says)."""
+    return [
+        [
+            reason.code
+            for reason in judge(rule, float(prob), float(distance), float(detail), int(w), int(h))
+        ]
+        for prob, distance, detail, (w, h) in zip(
+            assessment.prob_fake, assessment.distance, assessment.detail, sizes, strict=True
+        )
+    ]
+
+
+def source_report(
+    labels: np.ndarray,
+    prob_fake: np.ndarray,
+    uncertain: np.ndarray,
+    sources: list[str],
+    threshold: float,
+) -> dict[str, dict[str, float | int]]:
+    """Per source (class/sub-folder) and in total: accuracy, recall, uncertain and confidently
+    wrong shares, and accuracy on the certain answers."""
+    labels = np.asarray(labels).astype(int)
+    right = predicted_labels(prob_fake, threshold) == labels
+    uncertain = np.asarray(uncertain, bool)
+    names = np.array(
+        [
+            f"{CLASS_NAMES[y]}/{s}" if s else CLASS_NAMES[y]
+            for y, s in zip(labels, sources, strict=True)
+        ]
+    )
+    groups = {name: names == name for name in sorted(set(names))} | {
+        "all": np.ones(len(labels), bool)
+    }
+    report: dict[str, dict[str, float | int]] = {}
+    for name, members in groups.items():
+        certain = members & ~uncertain
+        row: dict[str, float | int] = {
+            "n": int(members.sum()),
+            "accuracy": float(right[members].mean()),
+            "uncertain": float(uncertain[members].mean()),
+            "confidently_wrong": float((~right & certain)[members].mean()),
+            "certain_accuracy": float(right[certain].mean()) if certain.any() else float("nan"),
+        }
+        if name != "all":
+            row["recall"] = row["accuracy"]  # one class per source: the share found
+        report[name] = row
+    return report

@@ -56,7 +56,7 @@ def draw_figures(
     robustness: dict[str, dict[str, Any]],
     directory: Path,
 ) -> list[Path]:
-    """PNG figures of the evaluation (confusion, ROC, PR, calibration, robustness)."""
+    """PNG figures of the evaluation (confusion, ROC, PR, calibration, robustness, coverage)."""
     paths = []
 
     figure, axis = plt.subplots(figsize=(4, 4))
@@ -103,6 +103,14 @@ def draw_figures(
     axis.set(ylabel="test accuracy", ylim=(0, 1), title="Robustness to corruptions")
     axis.tick_params(axis="x", rotation=30)
     paths.append(_save(figure, directory / "robustness.png"))
+
+    if "coverage" in records:
+        figure, axis = plt.subplots(figsize=(4, 4))
+        curve = records["coverage"]
+        axis.plot([c["coverage"] for c in curve], [c["accuracy"] for c in curve])
+        axis.set(xlabel="coverage (share of answers kept)", ylabel="accuracy on those kept")
+        axis.set_title("Selective accuracy")
+        paths.append(_save(figure, directory / "coverage_accuracy.png"))
     return paths
 
 

@@ -41,15 +41,60 @@ class Scores(_Record):
     confusion_matrix: list[list[int]]
 
 
+class Calibration(_Record):
+    """Platt scaling of the network's logit, fitted on validation: P = sigmoid(a * logit + b).
+
+    Monotone (a > 0), so it changes what a probability means, never which image is more fake.
+    """
+
+    scale: float
+    bias: float
+    ece_before: float
+    """Expected calibration error of the raw probabilities on validation."""
+    ece_after: float
+
+
+class UncertaintyRule(_Record):
+    """When an answer says `uncertain`: chosen on validation (see models.uncertainty)."""
+
+    band: list[float]
+    """[low, high]: calibrated P(fake) strictly inside it is too close to call."""
+    min_detail: float
+    """Fine-detail energy (grey levels) below which the 32x32 input is too smooth to judge."""
+    max_distance: float
+    """Mahalanobis distance of the network's features to the training images' beyond which
+    an image is unlike anything the model learnt."""
+    feature_file: str
+    """The feature statistics (class means, shared precision) in the model folder."""
+    val_share: float
+    """Share of validation images the whole rule marks uncertain."""
+    val_shares: dict[str, float]
+    """Share of validation images each reason alone marks."""
+
+
+class Selective(_Record):
+    """Answers when uncertain ones are set aside: coverage and accuracy of the certain ones."""
+
+    n: int
+    coverage: float
+    certain_accuracy: float
+    uncertain_accuracy: float | None
+
+
 class Evaluation(_Record):
     """What the evaluate stage measured, and the decision rule it chose on validation."""
 
     threshold: float
+    """On calibrated P(fake) when `calibration` is set, else on the network's output."""
     threshold_policy: str
     flip_tta: bool
     val: Scores
     test: Scores
     robustness: dict[str, dict[str, float]]
+    calibration: Calibration | None = None
+    uncertainty: UncertaintyRule | None = None
+    selective: Selective | None = None
+    """On the test split, under `uncertainty`."""
 
 
 class SplitCounts(_Record):
@@ -152,6 +197,14 @@ class ModelCard(_Record):
     @property
     def threshold(self) -> float:
         return self.evaluation.threshold if self.evaluation else 0.5
+
+    @property
+    def calibration(self) -> Calibration | None:
+        return self.evaluation.calibration if self.evaluation else None
+
+    @property
+    def uncertainty(self) -> UncertaintyRule | None:
+        return self.evaluation.uncertainty if self.evaluation else None
 
     @property
     def flip_tta(self) -> bool:

@@ -1,8 +1,9 @@
 """Exporting a detector to ONNX for serving, checked against Keras before it is trusted.
 
-The graph takes uint8 images (N, 32, 32, 3) and returns P(FAKE) (N,), with flip averaging
-inside it when the detector uses it, so ONNX Runtime computes exactly the verdict's score and
-serving needs neither TensorFlow nor Keras. Every export is compared with the Keras forward
+The graph takes uint8 images (N, 32, 32, 3) and returns the network's P(FAKE) (N,) and its
+penultimate features (N, D), with flip averaging inside it when the detector uses it, so ONNX
+Runtime computes exactly what the verdict and the uncertainty rule need and serving needs
+neither TensorFlow nor Keras. Every export is compared with the Keras forward
 pass on validation images; a graph that differs by more than PARITY_TOLERANCE on any image, or
 flips any verdict, is refused.
 """
@@ -19,7 +20,8 @@ from fakeimage.atomic import write_bytes
 from fakeimage.data.images import IMAGE_SIZE
 from fakeimage.errors import UserError
 from fakeimage.models.card import ONNX_FILE, OnnxExport
-from fakeimage.models.inference import Detector
+from fakeimage.models.inference import Detector, traced_scores, with_features
+from fakeimage.models.uncertainty import calibrate
 from fakeimage.models.verdict import is_fake
 
 OPSET = 17
@@ -28,19 +30,17 @@ INPUT_NAME = "images"
 
 
 def onnx_bytes(model: keras.Model, *, flip_tta: bool) -> bytes:
-    """The serialised ONNX graph of images -> P(FAKE)."""
+    """The serialised ONNX graph of images -> (P(FAKE), penultimate features)."""
     import tf2onnx
 
     spec = (tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, 3], tf.uint8, name=INPUT_NAME),)
 
+    network = with_features(model)
+
     @tf.function(input_signature=spec)
-    def forward(images: tf.Tensor) -> tf.Tensor:
-        pixels = tf.cast(images, tf.float32)
-        probabilities = tf.reshape(tf.cast(model(pixels, training=False), tf.float32), [-1])
-        if flip_tta:
-            mirrored = model(tf.reverse(pixels, axis=[2]), training=False)
-            probabilities = (probabilities + tf.reshape(tf.cast(mirrored, tf.float32), [-1])) / 2
-        return tf.identity(probabilities, name="prob_fake")
+    def forward(images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        probabilities, features = traced_scores(network, images, flip_tta)
+        return tf.identity(probabilities, name="prob_fake"), tf.identity(features, "features")
 
     proto, _ = tf2onnx.convert.from_function(forward, input_signature=spec, opset=OPSET)
     return proto.SerializeToString()
@@ -51,8 +51,10 @@ def export_onnx(detector: Detector, path: Path, parity_images: np.ndarray) -> On
     from fakeimage.models.onnx_runtime import onnx_session, run_session
 
     graph = onnx_bytes(detector.model, flip_tta=detector.card.flip_tta if detector.card else False)
-    expected = detector.predict_proba(parity_images)
-    got = run_session(onnx_session(graph, threads=0), parity_images)
+    calibration = detector.card.calibration if detector.card else None
+    raw, features = detector.raw_scores(parity_images)
+    onnx_raw, onnx_features = run_session(onnx_session(graph, threads=0), parity_images)
+    expected, got = calibrate(calibration, raw), calibrate(calibration, onnx_raw)
     difference = float(np.abs(expected - got).max(initial=0.0))
     threshold = detector.threshold
     flipped = is_fake(expected, threshold) != is_fake(got, threshold)
@@ -65,6 +67,12 @@ def export_onnx(detector: Detector, path: Path, parity_images: np.ndarray) -> On
             f"the ONNX export of {detector.name} differs from Keras by up to {difference:.2g} "
             f"(tolerance {PARITY_TOLERANCE:g}) and changes {changes} verdicts on "
             f"{len(parity_images)} validation images: not exported"
+        )
+    scale = 1.0 + float(np.abs(features).max(initial=0.0))
+    if float(np.abs(features - onnx_features).max(initial=0.0)) > PARITY_TOLERANCE * scale:
+        raise UserError(
+            f"the ONNX export of {detector.name} computes features that differ from Keras' "
+            f"by more than {PARITY_TOLERANCE:g} of their scale: not exported"
         )
     write_bytes(path, graph)
     return OnnxExport(

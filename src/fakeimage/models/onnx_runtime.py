@@ -15,6 +15,8 @@ import numpy as np
 
 from fakeimage.errors import UserError
 from fakeimage.models.card import ModelCard
+from fakeimage.models.scoring import CardedDetector, load_feature_stats
+from fakeimage.models.uncertainty import FeatureStats
 
 _IMAGE_SHAPE = (32, 32, 3)
 _CHUNK = 512
@@ -33,41 +35,32 @@ def onnx_session(graph: bytes | Path, threads: int) -> Any:
     return onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
-def run_session(session: Any, images: np.ndarray) -> np.ndarray:
-    """P(FAKE) for uint8 images (N, 32, 32, 3), as float64."""
+def run_session(session: Any, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The network's P(FAKE) (N,) and features (N, D) for uint8 images, as float64."""
     images = np.ascontiguousarray(images, dtype=np.uint8)
     if images.ndim != 4 or images.shape[1:] != _IMAGE_SHAPE:
         raise ValueError(f"expected uint8 images (N, 32, 32, 3), got {images.shape}")
-    if len(images) == 0:
-        return np.zeros(0, dtype=np.float64)
     name = session.get_inputs()[0].name
+    if len(images) == 0:
+        width = session.get_outputs()[1].shape[-1]
+        return np.zeros(0, dtype=np.float64), np.zeros((0, width), dtype=np.float64)
     parts = [
-        session.run(None, {name: images[i : i + _CHUNK]})[0].reshape(-1)
-        for i in range(0, len(images), _CHUNK)
+        session.run(None, {name: images[i : i + _CHUNK]}) for i in range(0, len(images), _CHUNK)
     ]
-    return np.concatenate(parts).astype(np.float64)
+    probabilities = np.concatenate([p.reshape(-1) for p, _ in parts]).astype(np.float64)
+    features = np.concatenate([f for _, f in parts]).astype(np.float64)
+    return probabilities, features
 
 
 @dataclass
-class OnnxDetector:
-    """A detector's ONNX graph and card: the served form of a model."""
+class OnnxDetector(CardedDetector):
+    """A detector's ONNX graph, card and feature statistics: the served form of a model."""
 
     session: Any
     card: ModelCard
+    stats: FeatureStats | None = None
 
-    @property
-    def threshold(self) -> float:
-        return self.card.threshold
-
-    @property
-    def name(self) -> str:
-        return self.card.name
-
-    @property
-    def version(self) -> str:
-        return self.card.version
-
-    def predict_proba(self, images: np.ndarray) -> np.ndarray:
+    def raw_scores(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return run_session(self.session, images)
 
 
@@ -78,4 +71,10 @@ def load_onnx_detector(folder: Path, threads: int = 0) -> OnnxDetector:
             f"{folder} has no ONNX graph: export one with `make run` (promote writes "
             "models/champion with it) or `fakeimage export-onnx --model FOLDER`"
         )
-    return OnnxDetector(onnx_session(folder / card.onnx.file, threads), card)
+    session = onnx_session(folder / card.onnx.file, threads)
+    if len(session.get_outputs()) != 2:
+        raise UserError(
+            f"{folder / card.onnx.file} is an ONNX graph of an older version (no feature "
+            "output): re-export it with `make run`"
+        )
+    return OnnxDetector(session, card, load_feature_stats(folder, card))

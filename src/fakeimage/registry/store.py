@@ -115,7 +115,10 @@ def import_reference(
         imported = card.model_copy(
             update={"run_id": run.info.run_id, "model_uri": info.model_uri, "lineage": lineage}
         )
-        for file in (MODEL_FILE, TRAINING_IMAGES_FILE, MARKDOWN_FILE):
+        files = [MODEL_FILE, TRAINING_IMAGES_FILE, MARKDOWN_FILE]
+        if card.uncertainty is not None:
+            files.append(card.uncertainty.feature_file)
+        for file in files:
             mlflow.log_artifact(str(reference_dir / file), "detector")
         mlflow.log_text(imported.to_json(), f"detector/{CARD_FILE}")
     return register_run(client, name, run.info.run_id, info.model_uri)

@@ -20,14 +20,29 @@ from fakeimage.data.hashes import TRAINING_IMAGES_FILE
 from fakeimage.errors import UserError
 from fakeimage.models.card import CARD_FILE, ONNX_FILE, ModelCard
 from fakeimage.models.card_markdown import MARKDOWN_FILE
+from fakeimage.models.uncertainty import FEATURE_FILE
 
 STORE_NAME = "fake-image-detector"
-_FOLDER_FILES = ("model.keras", ONNX_FILE, CARD_FILE, TRAINING_IMAGES_FILE, MARKDOWN_FILE)
+_FOLDER_FILES = (
+    "model.keras",
+    ONNX_FILE,
+    CARD_FILE,
+    TRAINING_IMAGES_FILE,
+    MARKDOWN_FILE,
+    FEATURE_FILE,
+)
 
 
 def bento_tag(folder: Path, card: ModelCard) -> str:
-    """`fake-image-detector:v<registry version>-<first 8 hex of the model file's sha256>`."""
-    digest = hashlib.sha256((folder / "model.keras").read_bytes()).hexdigest()[:8]
+    """`fake-image-detector:v<registry version>-<8 hex of the sha256 of model and card>`.
+
+    The card is hashed too: a re-evaluated model (new calibration, threshold or uncertainty
+    rule) is a different served model even when its weights are the same.
+    """
+    hasher = hashlib.sha256()
+    for name in ("model.keras", CARD_FILE):
+        hasher.update(hashlib.sha256((folder / name).read_bytes()).digest())
+    digest = hasher.hexdigest()[:8]
     version = re.sub(r"[^a-z0-9._-]+", "-", card.version.lower())[:40]
     return f"{STORE_NAME}:v{version}-{digest}"
 

@@ -8,16 +8,19 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from fakeimage.models.card import UncertaintyRule
+from fakeimage.models.uncertainty import judge
 from fakeimage.models.verdict import verdict
 
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What the answers say about the served detector."""
+    """What the answers say about the served detector, and its rule for doubting itself."""
 
     name: str
     version: str
     threshold: float
+    uncertainty: UncertaintyRule | None = None
 
 
 class Answer(BaseModel):
@@ -45,12 +48,32 @@ class Explanation(Answer):
     the probability of the label most."""
 
 
+class ReasonInfo(Answer):
+    """Why an answer is uncertain: a stable code for programs, a sentence for people."""
+
+    code: Literal[
+        "near_threshold", "too_large", "too_small", "not_square", "little_detail", "unfamiliar"
+    ]
+    message: str
+
+
 class Prediction(Answer):
     """The answer of /predict."""
 
     label: Literal["REAL", "FAKE"]
+    """The more likely class, also when the answer is uncertain."""
+    uncertain: bool
+    """True when the model cannot judge this image reliably: read `reasons`, and do not act
+    on `label` alone."""
+    reasons: list[ReasonInfo]
+    """Every reason the answer is uncertain (empty when it is not): near_threshold (P(fake)
+    in the band around the threshold), too_large / too_small / not_square (the upload is far
+    from the 32x32 squares the model learnt), little_detail (too smooth at 32x32: blurred,
+    enlarged, flat graphics), unfamiliar (the network's features are far from its training
+    images')."""
     prob_fake: float
-    """P(FAKE) from the model."""
+    """Calibrated P(FAKE): of many answers with prob_fake 0.8, about 80% are FAKE (on data
+    like the validation split)."""
     confidence: float
     """Probability of the returned label: prob_fake for FAKE, 1 - prob_fake for REAL."""
     threshold: float
@@ -76,14 +99,20 @@ def build_prediction(
     input_info: dict[str, object],
     warnings: list[str],
     *,
+    distance: float,
+    detail: float,
     file: str | None = None,
     explanation: Explanation | None = None,
 ) -> Prediction:
-    """The answer for one scored image (a FilePrediction when `file` names it)."""
+    """The answer for one assessed image (a FilePrediction when `file` names it)."""
     prob_fake = float(prob_fake)
     label, confidence = verdict(prob_fake, model.threshold)
+    width, height = int(input_info["width"]), int(input_info["height"])  # type: ignore[call-overload]
+    reasons = judge(model.uncertainty, prob_fake, distance, detail, width, height)
     fields = {
         "label": label,
+        "uncertain": bool(reasons),
+        "reasons": [ReasonInfo(code=r.code, message=r.message) for r in reasons],
         "prob_fake": round(prob_fake, 6),
         "confidence": round(confidence, 6),
         "threshold": model.threshold,

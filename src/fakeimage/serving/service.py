@@ -32,7 +32,7 @@ from PIL import Image
 from starlette.responses import JSONResponse, Response
 
 from fakeimage.models.onnx_runtime import OnnxDetector, load_onnx_detector
-from fakeimage.models.verdict import verdict
+from fakeimage.models.uncertainty import detail_energy
 from fakeimage.serving import explain
 from fakeimage.serving.bento_store import served_model_tag
 from fakeimage.serving.errors import RequestError
@@ -46,7 +46,6 @@ from fakeimage.serving.schemas import (
 )
 from fakeimage.serving.settings import load_settings
 from fakeimage.serving.uploads import (
-    PreparedImage,
     Upload,
     keep_uploads_in_memory,
     prepare_upload,
@@ -64,7 +63,7 @@ def load_served_detector(stored: bentoml.Model, role: str, threads: int) -> Onnx
     ONNX Runtime gets `threads` intra-op threads (0 keeps its default, all cores).
     """
     detector = load_onnx_detector(Path(stored.path), threads)
-    detector.predict_proba(np.zeros((1, 32, 32, 3), dtype=np.uint8))
+    detector.assess(np.zeros((1, 32, 32, 3), dtype=np.uint8))
     logger.info(
         "%s: serving model %s version %s (threshold %.4f) from BentoML model %s; "
         "ONNX Runtime threads: %s",
@@ -97,7 +96,7 @@ class DetectorModel:
         detector = load_served_detector(
             self.bento_model, "batch model worker", SETTINGS.batch_threads
         )
-        self.score = detector.predict_proba
+        self.detector = detector
 
     @bentoml.api(
         batchable=True,
@@ -106,8 +105,10 @@ class DetectorModel:
         max_latency_ms=SETTINGS.batch_latency_ms,
     )
     def scores(self, images: np.ndarray) -> np.ndarray:
-        """P(fake) for uint8 images (N, 32, 32, 3) already preprocessed by to_model_input."""
-        return self.score(images)
+        """(N, 2): calibrated P(fake) and feature distance of uint8 images (N, 32, 32, 3)
+        already preprocessed by to_model_input."""
+        assessed = self.detector.assess(images)
+        return np.stack([assessed.prob_fake, assessed.distance], axis=1)
 
 
 Endpoint = Callable[..., Awaitable[Any]]
@@ -140,8 +141,10 @@ class FakeImageDetector:
 
     def __init__(self) -> None:
         detector = load_served_detector(self.bento_model, "API", SETTINGS.model_threads)
-        self.score = detector.predict_proba
-        self.info = ModelInfo(detector.name, detector.version, detector.threshold)
+        self.detector = detector
+        self.info = ModelInfo(
+            detector.name, detector.version, detector.threshold, detector.card.uncertainty
+        )
         keep_uploads_in_memory(SETTINGS.max_upload_bytes)
         logger.info(
             "FakeImageDetector API: uploads up to %.3g MB and %s pixels, read in memory; "
@@ -153,23 +156,33 @@ class FakeImageDetector:
             SETTINGS.batch_latency_ms,
         )
 
-    def _judge(self, upload: Upload, with_map: bool) -> tuple[PreparedImage, float, bytes | None]:
-        """Read, check and score one upload, with its occlusion map as a PNG if asked for."""
+    def _judge(self, upload: Upload, with_map: bool) -> tuple[Prediction, bytes | None]:
+        """Read, check and assess one upload, with its occlusion map as a PNG if asked for."""
         prepared = prepare_upload(upload, SETTINGS)
-        if not with_map:
-            (probability,) = self.score(prepared.pixels[np.newaxis])
-            return prepared, float(probability), None
-        probability, heat = explain.occlusion(self.score, prepared.pixels, self.info.threshold)
-        return prepared, probability, explain.png_bytes(explain.overlay(prepared.pixels, heat))
+        assessed = self.detector.assess(prepared.pixels[np.newaxis])
+        png = None
+        if with_map:
+            score = self.detector.predict_proba
+            _, heat = explain.occlusion(score, prepared.pixels, self.info.threshold)
+            png = explain.png_bytes(explain.overlay(prepared.pixels, heat))
+        answer = build_prediction(
+            assessed.prob_fake[0],
+            self.info,
+            prepared.input,
+            prepared.warnings,
+            distance=float(assessed.distance[0]),
+            detail=float(assessed.detail[0]),
+            explanation=Explanation(png_base64=base64.b64encode(png).decode()) if png else None,
+        )
+        return answer, png
 
-    async def _batch_scores(self, prepared: list[PreparedImage]) -> np.ndarray:
-        """P(fake) of many images from the batch model worker (adaptive batching)."""
-        pixels = np.stack([item.pixels for item in prepared])
+    async def _batch_scores(self, pixels: np.ndarray) -> np.ndarray:
+        """(N, 2) P(fake) and feature distance from the batch model worker (adaptive batching)."""
         if hasattr(self.model, "to_async"):  # a proxy to the model service's process
             scores = await self.model.to_async.scores(pixels)
         else:  # the dependency was built in this process (no `bentoml serve`)
             scores = await anyio.to_thread.run_sync(self.model.scores, pixels)
-        return np.asarray(scores, dtype=np.float64)
+        return np.asarray(scores, dtype=np.float64).reshape(len(pixels), 2)
 
     @bentoml.api(route="/predict")
     @answers_request_errors
@@ -178,40 +191,48 @@ class FakeImageDetector:
 
         With form field `explain=true` the answer carries the occlusion map as a PNG.
         """
-        prepared, probability, png = await anyio.to_thread.run_sync(self._judge, image, explain)
-        return build_prediction(
-            probability,
-            self.info,
-            prepared.input,
-            prepared.warnings,
-            explanation=Explanation(png_base64=base64.b64encode(png).decode()) if png else None,
-        )
+        answer, _ = await anyio.to_thread.run_sync(self._judge, image, explain)
+        return answer
 
     @bentoml.api(route="/predict_batch")
     @answers_request_errors
     async def predict_batch(self, images: list[Upload]) -> list[FilePrediction]:
         """Classify several images sent as repeated multipart/form-data field `images`."""
         prepared = await anyio.to_thread.run_sync(prepare_uploads, images, SETTINGS)
-        probabilities = await self._batch_scores(prepared)
+        pixels = np.stack([item.pixels for item in prepared])
+        scores = await self._batch_scores(pixels)
+        details = detail_energy(pixels)
         return [
-            build_prediction(p, self.info, item.input, item.warnings, file=upload.name)
-            for p, item, upload in zip(probabilities, prepared, images, strict=True)
+            build_prediction(
+                probability,
+                self.info,
+                item.input,
+                item.warnings,
+                distance=distance,
+                detail=detail,
+                file=upload.name,
+            )
+            for (probability, distance), detail, item, upload in zip(
+                scores, details, prepared, images, strict=True
+            )
         ]  # type: ignore[return-value]
 
     @bentoml.api(route="/explain")
     @answers_request_errors
     async def explain(self, image: Upload) -> Image.Image:
         """Occlusion map of the verdict on one image (field `image`) over its 32x32 input, PNG."""
-        prepared, probability, png = await anyio.to_thread.run_sync(self._judge, image, True)
-        label, confidence = verdict(probability, self.info.threshold)
+        answer, png = await anyio.to_thread.run_sync(self._judge, image, True)
         headers = {
-            "X-FakeImage-Label": label,
-            "X-FakeImage-Prob-Fake": f"{probability:.6f}",
-            "X-FakeImage-Confidence": f"{confidence:.6f}",
+            "X-FakeImage-Label": answer.label,
+            "X-FakeImage-Prob-Fake": f"{answer.prob_fake:.6f}",
+            "X-FakeImage-Confidence": f"{answer.confidence:.6f}",
+            "X-FakeImage-Uncertain": str(answer.uncertain).lower(),
             "X-FakeImage-Model": f"{self.info.name}@{self.info.version}",
         }
-        if prepared.warnings:
-            headers["X-FakeImage-Warnings"] = " | ".join(prepared.warnings)
+        if answer.reasons:
+            headers["X-FakeImage-Reasons"] = ",".join(r.code for r in answer.reasons)
+        if answer.warnings:
+            headers["X-FakeImage-Warnings"] = " | ".join(answer.warnings)
         return Response(png, media_type="image/png", headers=headers)  # type: ignore[return-value]
 
 

@@ -180,4 +180,6 @@ def _export(
         }
     )
     record = load_training_record(folder / TRAINING_IMAGES_FILE)
-    save_detector(CHAMPION_DIR, folder / MODEL_FILE, card, record, folder / ONNX_FILE)
+    save_detector(
+        CHAMPION_DIR, folder / MODEL_FILE, card, record, folder / ONNX_FILE, detector.stats
+    )

@@ -1,0 +1,131 @@
+"""Choosing, on validation, how probabilities are calibrated and when an answer is uncertain.
+
+The served side of these rules is `fakeimage.models.uncertainty`; this module fits them
+(evaluate stage) and measures what they cost: coverage and accuracy on the certain answers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.covariance import LedoitWolf
+from sklearn.linear_model import LogisticRegression
+
+from fakeimage.data.preprocess import Dataset
+from fakeimage.evaluation.metrics import expected_calibration_error
+from fakeimage.models.card import Calibration, Selective, UncertaintyRule
+from fakeimage.models.uncertainty import FeatureStats, calibrate, logit, uncertain_marks
+from fakeimage.models.verdict import predicted_labels
+
+
+def fit_calibration(labels: np.ndarray, raw: np.ndarray, bins: int = 15) -> Calibration:
+    """Platt scaling of the logit by maximum likelihood (a near-unregularised logistic fit)."""
+    labels = np.asarray(labels).astype(int)
+    fit = LogisticRegression(C=1e6, max_iter=1000).fit(logit(raw)[:, None], labels)
+    scale, bias = float(fit.coef_[0, 0]), float(fit.intercept_[0])
+    if scale <= 0:  # a model whose scores run backwards on validation: leave them alone
+        scale, bias = 1.0, 0.0
+    before = expected_calibration_error(labels, np.asarray(raw, np.float64), bins)
+    record = Calibration(scale=scale, bias=bias, ece_before=before, ece_after=0.0)
+    after = expected_calibration_error(labels, calibrate(record, raw), bins)
+    return record.model_copy(update={"ece_after": after})
+
+
+def feature_sample(data: Dataset, size: int, seed: int) -> Dataset:
+    """A seeded random subset of the training images whose features define "familiar"."""
+    if len(data.y) <= size:
+        return data
+    chosen = np.sort(np.random.default_rng(seed).choice(len(data.y), size, replace=False))
+    return Dataset(data.x[chosen], data.y[chosen])
+
+
+def fit_feature_stats(features: np.ndarray, labels: np.ndarray) -> FeatureStats:
+    """Class means and the shared covariance (Ledoit-Wolf shrinkage), inverted."""
+    features = np.asarray(features, dtype=np.float64)
+    labels = np.asarray(labels).astype(int)
+    means = np.stack([features[labels == c].mean(axis=0) for c in (0, 1)])
+    centred = features - means[labels]
+    precision = LedoitWolf(assume_centered=True).fit(centred).precision_
+    return FeatureStats(means, precision)
+
+
+def choose_rule(
+    prob_fake: np.ndarray,
+    distance: np.ndarray,
+    detail: np.ndarray,
+    threshold: float,
+    *,
+    uncertain_share: float,
+    unfamiliar_share: float,
+    smooth_share: float,
+    feature_file: str,
+) -> UncertaintyRule:
+    """The widest band around the threshold that, with the two limits, keeps the uncertain
+    share of these (validation) images within `uncertain_share`.
+
+    The band is symmetric in logit space around the threshold; the limits are quantiles:
+    `unfamiliar_share` of the images lie beyond `max_distance`, `smooth_share` below
+    `min_detail`.
+    """
+    prob_fake, distance, detail = (np.asarray(a, np.float64) for a in (prob_fake, distance, detail))
+    max_distance = float(np.quantile(distance, 1 - unfamiliar_share))
+    min_detail = float(np.quantile(detail, smooth_share)) if smooth_share > 0 else 0.0
+    other = (distance > max_distance) | (detail < min_detail)
+    budget = int(np.floor(uncertain_share * len(prob_fake))) - int(other.sum())
+    centre = float(logit(np.array([threshold]))[0])
+    gaps = np.sort(np.abs(logit(prob_fake) - centre)[~other])
+    width = float(gaps[budget]) if 0 < budget < len(gaps) else 0.0
+    band = [float(1 / (1 + np.exp(-(centre - width)))), float(1 / (1 + np.exp(-(centre + width))))]
+    draft = UncertaintyRule(
+        band=band,
+        min_detail=min_detail,
+        max_distance=max_distance,
+        feature_file=feature_file,
+        val_share=0.0,
+        val_shares={},
+    )
+    marks = uncertain_marks(draft, prob_fake, distance, detail)
+    return draft.model_copy(
+        update={
+            "val_share": float(np.logical_or.reduce(list(marks.values())).mean()),
+            "val_shares": {code: float(mark.mean()) for code, mark in marks.items()},
+        }
+    )
+
+
+def selective_scores(
+    labels: np.ndarray, prob_fake: np.ndarray, uncertain: np.ndarray, threshold: float
+) -> Selective:
+    """Coverage (share of certain answers) and the accuracy on certain and uncertain ones."""
+    labels = np.asarray(labels).astype(int)
+    right = predicted_labels(prob_fake, threshold) == labels
+    certain = ~np.asarray(uncertain, bool)
+    return Selective(
+        n=len(labels),
+        coverage=float(certain.mean()) if len(labels) else 0.0,
+        certain_accuracy=float(right[certain].mean()) if certain.any() else 0.0,
+        uncertain_accuracy=float(right[~certain].mean()) if (~certain).any() else None,
+    )
+
+
+def coverage_curve(
+    labels: np.ndarray, prob_fake: np.ndarray, threshold: float, points: int = 50
+) -> list[dict[str, float]]:
+    """Accuracy on the answers kept when the least confident are set aside, per coverage.
+
+    Confidence is the distance of the logit from the threshold's, the same order the band uses.
+    """
+    labels = np.asarray(labels).astype(int)
+    right = predicted_labels(prob_fake, threshold) == labels
+    centre = float(logit(np.array([threshold]))[0])
+    order = np.argsort(-np.abs(logit(prob_fake) - centre), kind="stable")
+    cumulative = np.cumsum(right[order])
+    rows = []
+    for coverage in np.linspace(1.0 / points, 1.0, points):
+        kept = max(round(float(coverage) * len(labels)), 1)
+        rows.append(
+            {
+                "coverage": float(kept / len(labels)),
+                "accuracy": float(cumulative[kept - 1] / kept),
+            }
+        )
+    return rows

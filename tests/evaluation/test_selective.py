@@ -1,0 +1,138 @@
+"""Fitting the calibration and the uncertainty rule on validation, and what they cost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from fakeimage.evaluation.evaluate import load_labelled_images, source_report
+from fakeimage.evaluation.metrics import expected_calibration_error
+from fakeimage.evaluation.uncertainty import (
+    choose_rule,
+    coverage_curve,
+    fit_calibration,
+    fit_feature_stats,
+    selective_scores,
+)
+from fakeimage.models.uncertainty import calibrate, uncertain_marks
+
+
+def _overconfident(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and scores whose logits are three times too large (a typical CNN)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n)
+    true_logit = rng.normal(2.0 * (2 * labels - 1), 1.5)
+    labels = (rng.random(n) < 1 / (1 + np.exp(-true_logit))).astype(int)
+    return labels, 1 / (1 + np.exp(-3 * true_logit))
+
+
+def test_calibration_fitted_on_validation_lowers_ece_on_fresh_data() -> None:
+    labels, raw = _overconfident(5000)
+    record = fit_calibration(labels, raw)
+    assert 0.2 < record.scale < 0.5  # undoes the factor 3
+    assert record.ece_after < record.ece_before / 2
+    fresh_labels, fresh_raw = _overconfident(5000, seed=1)
+    before = expected_calibration_error(fresh_labels, fresh_raw)
+    after = expected_calibration_error(fresh_labels, calibrate(record, fresh_raw))
+    assert after < before / 2 and after < 0.02
+
+
+def test_the_rule_keeps_the_uncertain_share_within_budget() -> None:
+    rng = np.random.default_rng(2)
+    prob = rng.random(4000)
+    distance = rng.gamma(4.0, 1.0, 4000)
+    detail = rng.gamma(9.0, 3.0, 4000)
+    rule = choose_rule(
+        prob,
+        distance,
+        detail,
+        0.5,
+        uncertain_share=0.03,
+        unfamiliar_share=0.005,
+        smooth_share=0.005,
+        feature_file="features.npz",
+    )
+    low, high = rule.band
+    assert low < 0.5 < high
+    assert 0.028 <= rule.val_share <= 0.03
+    marks = uncertain_marks(rule, prob, distance, detail)
+    assert abs(marks["unfamiliar"].mean() - 0.005) < 0.001
+    assert abs(marks["little_detail"].mean() - 0.005) < 0.001
+    assert rule.val_shares["near_threshold"] == marks["near_threshold"].mean()
+    # the band takes what the limits leave: nearly all of the 3% without them
+    alone = choose_rule(
+        prob,
+        distance,
+        detail,
+        0.5,
+        uncertain_share=0.03,
+        unfamiliar_share=0.0,
+        smooth_share=0.0,
+        feature_file="features.npz",
+    )
+    assert alone.band[0] < low and alone.band[1] > high
+
+
+def test_feature_stats_flag_what_lies_off_the_training_clusters() -> None:
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 2, 3000)
+    features = rng.normal(0, 1, (3000, 8)) + 4.0 * labels[:, None]
+    stats = fit_feature_stats(features, labels)
+    np.testing.assert_allclose(stats.means[1] - stats.means[0], 4.0, atol=0.15)
+    inside = stats.distance(rng.normal(0, 1, (500, 8)))
+    outside = stats.distance(rng.normal(0, 1, (500, 8)) + np.array([8.0, -8.0] * 4))
+    assert np.quantile(inside, 0.99) < np.quantile(outside, 0.01)
+
+
+def test_selective_scores_and_the_coverage_curve() -> None:
+    labels = np.array([1, 1, 0, 0, 1, 0])
+    prob = np.array([0.99, 0.55, 0.45, 0.02, 0.3, 0.9])  # the last two are wrong
+    uncertain = np.array([False, True, True, False, False, False])
+    scores = selective_scores(labels, prob, uncertain, 0.5)
+    assert scores.coverage == 4 / 6
+    assert scores.certain_accuracy == 2 / 4 and scores.uncertain_accuracy == 1.0
+    curve = coverage_curve(labels, prob, 0.5, points=6)
+    assert curve[-1] == {"coverage": 1.0, "accuracy": 4 / 6}
+    assert curve[0]["accuracy"] == 1.0  # the most confident answer is right
+
+
+def _save(path: Path, size: tuple[int, int], seed: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path)
+
+
+def test_per_source_evaluation_on_a_folder_with_three_sources(tmp_path: Path) -> None:
+    for i in range(3):
+        _save(tmp_path / "REAL" / "phone" / f"{i}.png", (640, 480), i)
+        _save(tmp_path / "FAKE" / "sd14" / f"{i}.png", (32, 32), 10 + i)
+    for i in range(2):
+        _save(tmp_path / "FAKE" / "vae" / f"{i}.png", (32, 32), 20 + i)
+    (tmp_path / "FAKE" / "vae" / "broken.png").write_bytes(b"not an image")
+
+    images = load_labelled_images(tmp_path)
+    assert images.bad_files == 1
+    assert sorted(set(images.sources)) == ["phone", "sd14", "vae"]
+    phone = [i for i, s in enumerate(images.sources) if s == "phone"]
+    assert images.sizes[phone].tolist() == [[640, 480]] * 3
+    assert images.data.x.shape == (8, 32, 32, 3)
+
+    labels = images.data.y
+    prob = np.where(np.array(images.sources) == "vae", 0.2, 0.9)  # vae fakes missed
+    uncertain = np.array([s == "phone" for s in images.sources])
+    report = source_report(labels, prob, uncertain, images.sources, 0.5)
+    assert set(report) == {"FAKE/sd14", "FAKE/vae", "REAL/phone", "all"}
+    assert report["FAKE/sd14"] == {
+        "n": 3,
+        "accuracy": 1.0,
+        "uncertain": 0.0,
+        "confidently_wrong": 0.0,
+        "certain_accuracy": 1.0,
+        "recall": 1.0,
+    }
+    assert report["FAKE/vae"]["recall"] == 0.0 and report["FAKE/vae"]["confidently_wrong"] == 1.0
+    assert report["REAL/phone"]["uncertain"] == 1.0
+    assert report["REAL/phone"]["confidently_wrong"] == 0.0  # wrong, but said so
+    assert report["all"]["n"] == 8 and report["all"]["confidently_wrong"] == 2 / 8
