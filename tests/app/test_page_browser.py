@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -238,7 +239,11 @@ def test_page_shows_verdicts_for_a_fake_and_a_real_image(
     files = [cifake_images["FAKE"], cifake_images["REAL"]]
     not_an_image = tmp_path / "notes.png"  # the right extension, but text inside
     not_an_image.write_text("shopping list: milk, eggs\n")
-    page.locator("input[type=file]").set_input_files([str(p) for p in [*files, not_an_image]])
+    large = tmp_path / "holiday.png"  # a large photo: the model cannot judge it
+    pixels = np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(large)
+    uploads = [*files, large, not_an_image]
+    page.locator("input[type=file]").set_input_files([str(p) for p in uploads])
 
     for index, path in enumerate(files):
         box = page.locator(f".st-key-result-{index}")
@@ -265,8 +270,18 @@ def test_page_shows_verdicts_for_a_fake_and_a_real_image(
         assert shown == pytest.approx(answer.prob_fake, abs=6e-5)
         assert box.locator("[role=progressbar]").count() == 1
 
-    # the bad upload: the service's own message, and no verdict
+    # the large photo: "Uncertain" in place of a verdict, with the service's reasons in words
     box = page.locator(".st-key-result-2")
+    expect(box.get_by_role("heading", name="Uncertain")).to_be_visible(timeout=RESULT_WAIT_MS)
+    answer = client.predict(service.url, large.name, large.read_bytes())
+    assert answer.uncertain and [r.code for r in answer.reasons] == ["too_large", "not_square"]
+    for reason in answer.reasons:
+        expect(box).to_contain_text(reason.message)
+    assert box.locator("[role=progressbar]").count() == 0
+    assert not re.findall(r"AI-generated|Real photograph", box.inner_text())
+
+    # the bad upload: the service's own message, and no verdict
+    box = page.locator(".st-key-result-3")
     expect(box.get_by_role("heading", name="notes.png", exact=True)).to_be_visible()
     with pytest.raises(client.BadUpload) as refused:
         client.predict(service.url, not_an_image.name, not_an_image.read_bytes())
@@ -275,7 +290,8 @@ def test_page_shows_verdicts_for_a_fake_and_a_real_image(
     )
     assert box.locator("[role=progressbar]").count() == 0
 
-    expect(page.get_by_text("2 of 3 images checked")).to_be_visible()
+    expect(page.get_by_text("3 of 4 images checked")).to_be_visible()
+    expect(page.get_by_text("1 uncertain", exact=False)).to_be_visible()
     assert page.locator("[data-testid=stException]").count() == 0
     assert page.get_by_test_id("stAlertContentError").count() == 1
     # one request per image: the page never asked /explain
