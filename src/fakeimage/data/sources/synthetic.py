@@ -72,14 +72,14 @@ def generate_synthetic(out_dir: Path, params: SyntheticParams) -> dict[str, int]
     crop_train, crop_test, fit, prior = (
         np.random.default_rng(s) for s in np.random.SeedSequence(params.seed).spawn(4)
     )
-    photos = _load_photographs()
+    photos = load_photographs()
     print(
         f"synthetic: cropping {params.train_per_class} train and {params.test_per_class} test "
         f"REAL images from {len(photos['train'])} + {len(photos['test'])} bundled photographs...",
         flush=True,
     )
-    real_train = _random_crops(photos["train"], params.train_per_class, crop_train)
-    real_test = _random_crops(photos["test"], params.test_per_class, crop_test)
+    real_train = random_crops(photos["train"], params.train_per_class, crop_train)
+    real_test = random_crops(photos["test"], params.test_per_class, crop_test)
 
     print(
         f"synthetic: fitting VAE generator on {len(real_train)} real crops "
@@ -110,7 +110,7 @@ def generate_synthetic(out_dir: Path, params: SyntheticParams) -> dict[str, int]
     return counts
 
 
-def _load_photographs() -> dict[str, list[Image.Image]]:
+def load_photographs() -> dict[str, list[Image.Image]]:
     """The bundled photographs that exist here, decoded to RGB, grouped by split."""
     photos: dict[str, list[Image.Image]] = {"train": [], "test": []}
     for package, relative, split in PHOTOGRAPHS:
@@ -131,7 +131,7 @@ def _load_photographs() -> dict[str, list[Image.Image]]:
     return photos
 
 
-def _random_crops(photos: list[Image.Image], count: int, rng: np.random.Generator) -> np.ndarray:
+def random_crops(photos: list[Image.Image], count: int, rng: np.random.Generator) -> np.ndarray:
     """count random square crops, randomly flipped, area-averaged to 32x32: (count, 32, 32, 3)."""
     crops = np.empty((count, IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
     for index in range(count):
