@@ -49,7 +49,7 @@ import psutil
 from PIL import Image
 from urllib3 import encode_multipart_formdata
 
-from fakeimage.serving.process import ServiceProcess, process_tree, run_service
+from tests.service_process import ServiceProcess, process_tree, run_service
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_ZIP = REPO_ROOT.parent / "shared" / "data" / "cifake-sample.zip"

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from fakeimage.serving.process import run_service
 from repo_copy import BIN, NEEDS_REAL_PIPELINE, SAMPLE, copy_repository, isolated_env, run
+from tests.service_process import run_service
 
 EXPERIMENT = "fake-image-detector"
 MODEL_NAME = "fake-image-detector"

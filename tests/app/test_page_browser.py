@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fakeimage.serving.process import (
+from tests.service_process import (
     ServiceProcess,
     free_port,
     run_service,

@@ -17,9 +17,9 @@ import psutil
 import pytest
 import requests
 
-from fakeimage.serving.process import free_port, stop_process_tree
 from repo_copy import BIN, REPO_ROOT, copy_repository, isolated_env, run
 from tests.scaling.postgres import postgres_bindir, running_postgres
+from tests.service_process import free_port, stop_process_tree
 
 MODEL_NAME = "fake-image-detector"
 

@@ -30,8 +30,8 @@ from serving_samples import (
 )
 
 from fakeimage.data.images import load_model_input
-from fakeimage.serving.process import ServiceProcess, run_service
 from fakeimage.serving.schemas import Prediction
+from tests.service_process import ServiceProcess, run_service
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 240
@@ -301,7 +301,7 @@ def test_no_server_errors_were_answered(server: Server) -> None:
 
 def test_no_server_process_loads_tensorflow_or_keras(server: Server) -> None:
     """Both processes score through ONNX Runtime: no TensorFlow library is mapped in any."""
-    from fakeimage.serving.process import process_tree
+    from tests.service_process import process_tree
 
     assert server.predict(*good_image()).status_code == 200  # both processes are warm
     assert server.post("/predict_batch", [("images", good_image())]).status_code == 200
