@@ -303,10 +303,8 @@ def test_predict_refuses_answers_outside_the_contract(stub: StubService, answer:
 
 @pytest.mark.parametrize("call", CALLS)
 def test_closed_port_is_service_unavailable(closed_url: str, call) -> None:
-    started = time.monotonic()
     with pytest.raises(client.ServiceUnavailable) as caught:
         call(closed_url, "x.png", IMAGE)
-    assert time.monotonic() - started < 2
     assert caught.value.url == closed_url
     assert "connection refused" in caught.value.reason
     assert str(caught.value).startswith(f"cannot reach the detection service at {closed_url}")
@@ -318,11 +316,10 @@ def test_is_ready_on_closed_port_is_service_unavailable(closed_url: str) -> None
 
 
 def test_slow_service_times_out_within_the_bound(stub: StubService) -> None:
+    # the stub answers well after the bound: an answer instead of the error means no bound
     stub.answers["/predict"] = Answer(200, json.dumps(PREDICTION).encode(), "x", delay_s=3)
-    started = time.monotonic()
     with pytest.raises(client.ServiceUnavailable, match=r"no answer within 0\.5 s"):
         client.predict(stub.url, "x.png", IMAGE, timeout=0.5)
-    assert time.monotonic() - started < 2.5
 
 
 def test_loopback_service_ignores_proxy_settings(
