@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from fakeimage import QUIET_ENVIRONMENT
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = (REPO_ROOT / ".." / "shared" / "data" / "cifake-sample.zip").resolve()
 BIN = Path(sys.executable).parent
@@ -50,9 +52,8 @@ def isolated_env(repo: Path, **extra: str) -> dict[str, str]:
         IDENTITY,
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         PYTHONPATH=str(repo / "src"),  # run the copy's code, not the editable install's
-        DVC_NO_ANALYTICS="1",
+        **QUIET_ENVIRONMENT,
         PYTHONDONTWRITEBYTECODE="1",
-        TF_CPP_MIN_LOG_LEVEL="2",
     )
     env.update(extra)
     return env

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import psutil
 
+from fakeimage import QUIET_ENVIRONMENT
+
 SERVICE = "fakeimage.serving.service:FakeImageDetector"
 
 
@@ -117,7 +119,7 @@ def run_service(
     """
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    environment = {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "True"}
+    environment = {**os.environ, **QUIET_ENVIRONMENT, "BENTOML_HOME": str(home)}
     environment.update(env or {})
     if model is not None:
         environment["FAKEIMAGE_MODEL"] = str(model)

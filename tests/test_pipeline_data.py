@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
+from fakeimage import QUIET_ENVIRONMENT
 from repo_copy import BIN, IDENTITY, NEEDS_REAL_PIPELINE, SAMPLE, copy_repository, run
 
 pytestmark = [*NEEDS_REAL_PIPELINE, pytest.mark.timeout(600)]
@@ -42,7 +43,7 @@ def test_fetch_and_preprocess_with_dvc(tmp_path: Path) -> None:
         **IDENTITY,
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "PYTHONPATH": str(repo / "src"),  # run the copy's code, not the editable install's
-        "DVC_NO_ANALYTICS": "1",
+        **QUIET_ENVIRONMENT,
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     copy_repository(repo, env)

@@ -70,7 +70,7 @@ class Pipeline:
 
 
 def _environment(repo: Path, home: Path) -> dict[str, str]:
-    return isolated_env(repo, BENTOML_HOME=str(home), BENTOML_DO_NOT_TRACK="True")
+    return isolated_env(repo, BENTOML_HOME=str(home))
 
 
 @pytest.fixture(scope="module")

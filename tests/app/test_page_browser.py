@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fakeimage import QUIET_ENVIRONMENT
 from tests.service_process import (
     ServiceProcess,
     free_port,
@@ -112,10 +113,7 @@ def _base_env() -> dict[str, str]:
         PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
         NO_PROXY="127.0.0.1,localhost",
         no_proxy="127.0.0.1,localhost",
-        BENTOML_DO_NOT_TRACK="True",
-        DO_NOT_TRACK="1",
-        STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
-        TF_CPP_MIN_LOG_LEVEL="2",
+        **QUIET_ENVIRONMENT,
     )
     return env
 

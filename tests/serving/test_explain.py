@@ -33,18 +33,21 @@ def test_copies_cover_each_patch_with_the_mean_colour() -> None:
 def test_the_heat_is_where_the_scorer_looks() -> None:
     bright = PIXELS.copy()
     bright[:8, :8] = 255  # occluding the corner lowers P(FAKE)
-    heat = explain.heatmap(_looks_at_top_left, bright, explain_fake=True)
+    prob_fake, heat = explain.occlusion(_looks_at_top_left, bright, threshold=0.5)
+    assert prob_fake == pytest.approx(_looks_at_top_left(bright[None])[0])  # FAKE: explained
     assert heat.shape == (32, 32) and heat.dtype == np.float32
     assert heat.max() == pytest.approx(1.0) and heat.min() >= 0
     assert heat[:8, :8].mean() > 5 * heat[16:, 16:].mean()
     assert heat[16:, 16:].max() == 0  # patches that miss the corner change nothing
 
 
-def test_explaining_real_reverses_the_sign() -> None:
+def test_a_real_verdict_is_explained_by_what_raises_p_fake_when_hidden() -> None:
     dark = PIXELS.copy()
     dark[:8, :8] = 0  # occluding the corner raises P(FAKE): evidence for REAL
-    assert explain.heatmap(_looks_at_top_left, dark, explain_fake=False)[:8, :8].mean() > 0.3
-    assert explain.heatmap(_looks_at_top_left, dark, explain_fake=True).max() == 0
+    prob_fake, heat = explain.occlusion(_looks_at_top_left, dark, threshold=0.5)
+    assert prob_fake < 0.5 and heat[:8, :8].mean() > 0.3
+    # judged FAKE (threshold 0: everything is), the same image has no evidence for that verdict
+    assert explain.occlusion(_looks_at_top_left, dark, threshold=0.0)[1].max() == 0
 
 
 def test_one_batch_for_the_image_and_all_its_copies() -> None:
@@ -54,12 +57,12 @@ def test_one_batch_for_the_image_and_all_its_copies() -> None:
         calls.append(len(images))
         return _looks_at_top_left(images)
 
-    explain.heatmap(counting, PIXELS, explain_fake=True)
+    explain.occlusion(counting, PIXELS, threshold=0.5)
     assert calls == [1 + len(explain.occluded_copies(PIXELS))]
 
 
 def test_overlay_is_a_256_png() -> None:
-    heat = explain.heatmap(_looks_at_top_left, PIXELS, explain_fake=True)
+    _, heat = explain.occlusion(_looks_at_top_left, PIXELS, threshold=0.5)
     png = explain.png_bytes(explain.overlay(PIXELS, heat))
     image = Image.open(io.BytesIO(png))
     assert image.format == "PNG" and image.size == (256, 256) and image.mode == "RGB"

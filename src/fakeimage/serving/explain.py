@@ -39,18 +39,6 @@ def occluded_copies(pixels: np.ndarray) -> np.ndarray:
     return copies
 
 
-def heatmap(
-    score: Callable[[np.ndarray], np.ndarray], pixels: np.ndarray, *, explain_fake: bool
-) -> np.ndarray:
-    """Occlusion sensitivity of one uint8 image: float32 (32, 32) in [0, 1].
-
-    explain_fake=True explains P(FAKE), False P(REAL) = 1 - P(FAKE). All zeros when no patch
-    lowers it.
-    """
-    scores = _scores_with_copies(score, pixels)
-    return _heat(scores, explain_fake=explain_fake)
-
-
 def occlusion(
     score: Callable[[np.ndarray], np.ndarray], pixels: np.ndarray, threshold: float
 ) -> tuple[float, np.ndarray]:
