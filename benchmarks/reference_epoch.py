@@ -23,7 +23,7 @@ from benchmarks.train_throughput import sample_data
 from fakeimage.config import ModelParams, TrainParams, parse_params
 from fakeimage.hardware import hardware_description
 from fakeimage.models.card import ModelCard
-from fakeimage.models.zoo import build_model
+from fakeimage.models.zoo import build_model, precision
 from fakeimage.paths import REFERENCE_DIR
 from fakeimage.training.pipeline import make_dataset
 from fakeimage.training.train import machine_precision_policy, make_optimizer
@@ -47,29 +47,26 @@ def seconds_per_epoch(
     steps: int,
 ) -> tuple[float, float]:
     """(ms per training step, seconds per epoch incl. validation) under one dtype policy."""
-    keras.mixed_precision.set_global_policy(policy)
-    try:
-        keras.utils.set_random_seed(0)
-        batch = train_params.batch_size
+    keras.utils.set_random_seed(0)
+    batch = train_params.batch_size
+    with precision(policy):
         model = build_model(model_params)
-        model.compile(
-            optimizer=make_optimizer(train_params, steps_per_epoch=steps),
-            loss="binary_crossentropy",
-        )
-        data = sample_data(batch * steps)
-        train = make_dataset(data, batch_size=batch, training=True, augment=train_params.augment)
-        # Three steps to trace and allocate, then the timed ones.
-        model.fit(train.repeat(), steps_per_epoch=3, epochs=1, verbose=0, shuffle=False)
-        started = time.perf_counter()
-        model.fit(train.repeat(), steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
-        step_seconds = (time.perf_counter() - started) / steps
-        val = make_dataset(data, batch_size=max(batch, 256), training=False)
-        model.evaluate(val, verbose=0)  # trace
-        started = time.perf_counter()
-        model.evaluate(val, verbose=0)
-        val_seconds = (time.perf_counter() - started) / len(data.y) * n_val
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
+    model.compile(
+        optimizer=make_optimizer(train_params, steps_per_epoch=steps),
+        loss="binary_crossentropy",
+    )
+    data = sample_data(batch * steps)
+    train = make_dataset(data, batch_size=batch, training=True, augment=train_params.augment)
+    # Three steps to trace and allocate, then the timed ones.
+    model.fit(train.repeat(), steps_per_epoch=3, epochs=1, verbose=0, shuffle=False)
+    started = time.perf_counter()
+    model.fit(train.repeat(), steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
+    step_seconds = (time.perf_counter() - started) / steps
+    val = make_dataset(data, batch_size=max(batch, 256), training=False)
+    model.evaluate(val, verbose=0)  # trace
+    started = time.perf_counter()
+    model.evaluate(val, verbose=0)
+    val_seconds = (time.perf_counter() - started) / len(data.y) * n_val
     return step_seconds * 1000, step_seconds * math.ceil(n_train / batch) + val_seconds
 
 

@@ -163,3 +163,17 @@ def test_load_detector_refuses_missing_models(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError):
         load_detector(tmp_path / "empty")
+
+
+def test_precision_builds_under_a_policy_and_restores_the_previous_one() -> None:
+    from fakeimage.models.zoo import build_model, precision
+
+    before = keras.mixed_precision.global_policy().name
+    with precision("mixed_bfloat16"):
+        model = build_model(ModelParams())
+    assert keras.mixed_precision.global_policy().name == before
+    assert model.layers[1].compute_dtype == "bfloat16"
+    assert model.get_layer("prob_fake").compute_dtype == "float32"  # probabilities stay exact
+    with pytest.raises(RuntimeError), precision("mixed_bfloat16"):
+        raise RuntimeError("a failed build")
+    assert keras.mixed_precision.global_policy().name == before

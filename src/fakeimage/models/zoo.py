@@ -7,7 +7,8 @@ on scaling. Every model ends in one sigmoid unit: P(FAKE).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import keras
 from keras import layers
@@ -127,18 +128,29 @@ def build_model(params: ModelParams) -> keras.Model:
     return ARCHITECTURES[params.arch](params)
 
 
+@contextmanager
+def precision(policy: str) -> Iterator[None]:
+    """Build models under Keras' dtype policy `policy`; the previous one is restored after.
+
+    The only place the project changes Keras' global policy: models keep the policy they
+    were built with, so nothing else needs it.
+    """
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
 def inference_copy(model: keras.Model, params: ModelParams) -> keras.Model:
     """The same weights in a fresh float32 model without optimizer state, for saving.
 
     Training may run in mixed precision and carries optimizer slots; the shipped model should
     be small and compute in float32 on any CPU.
     """
-    policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
-    try:
+    with precision("float32"):
         copy = build_model(params)
-    finally:
-        keras.mixed_precision.set_global_policy(policy)
     copy.set_weights(model.get_weights())
     return copy
 

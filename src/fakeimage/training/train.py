@@ -14,7 +14,7 @@ import tensorflow as tf
 from fakeimage.config import ModelParams, TrainParams
 from fakeimage.data.preprocess import Dataset
 from fakeimage.hardware import CpuInfo, cpu_info
-from fakeimage.models.zoo import build_model
+from fakeimage.models.zoo import build_model, precision
 from fakeimage.training.checkpoint import (
     Checkpoint,
     Progress,
@@ -113,7 +113,7 @@ def machine_precision_policy(mixed_precision: bool) -> str:
     return precision_policy(mixed_precision, on_gpu, cpu_info())
 
 
-def _set_precision(params: TrainParams) -> str:
+def _choose_precision(params: TrainParams) -> str:
     policy = machine_precision_policy(params.mixed_precision)
     if params.mixed_precision and policy == "float32":
         print(
@@ -122,7 +122,6 @@ def _set_precision(params: TrainParams) -> str:
             "(set train.mixed_precision: false to silence this).",
             file=sys.stderr,
         )
-    keras.mixed_precision.set_global_policy(policy)
     return policy
 
 
@@ -144,10 +143,10 @@ def train_model(
     from it resumes training after its last completed epoch.
     """
     keras.utils.set_random_seed(params.seed)
-    policy = _set_precision(params)
+    policy = _choose_precision(params)
     strategy = make_strategy(params.strategy)
     steps = steps_per_epoch(train, params.batch_size)
-    with strategy.scope():
+    with strategy.scope(), precision(policy):
         model = build_model(model_params)
         if parent is not None:
             start_from(model, parent)
