@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from fakeimage.config import (
     DataParams,
@@ -229,5 +230,5 @@ def test_params_to_dict_flattens_with_dotted_keys() -> None:
 
 def test_params_are_frozen() -> None:
     params = Params()
-    with pytest.raises(AttributeError):
+    with pytest.raises(ValidationError, match="frozen"):
         params.train.epochs = 3  # type: ignore[misc]

@@ -7,7 +7,6 @@ reference import, the champion rule and the export are exercised in seconds, wit
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import shutil
@@ -78,7 +77,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     (REPORTS_DIR / "data.json").write_text(json.dumps({"splits": counts}))
     keras.utils.set_random_seed(0)
     reference = make_card(name="reference", version="ref-1", alias=None, run_id="elsewhere")
-    params_dict = dataclasses.asdict(load_params())
+    params_dict = load_params().model_dump()
     reference = reference.model_copy(update={"params": params_dict})
     # The reference "trained" on the first 40 validation images: they must not be compared on.
     record = training_record(splits["val"].x[:40])

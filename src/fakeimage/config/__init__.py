@@ -3,7 +3,7 @@
 Every stage calls :func:`load_params`. Unknown keys, wrong types and out-of-range values are
 rejected with one line that names the key, so a typo never silently falls back to a default.
 
-- `params`: the sections of params.yaml as frozen dataclasses;
+- `params`: the sections of params.yaml as strict, frozen pydantic models (`checks.Section`);
 - `augment`: `train.augment`, the flips, crops and degradations of training images;
 - `loader`: reading and checking params.yaml into them.
 """

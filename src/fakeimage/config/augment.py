@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
+from fakeimage.config.checks import Pair, Real, Section, Several
 from fakeimage.config.checks import require as _require
 
 ResizeFilter = Literal["bilinear", "bicubic", "area", "lanczos3"]
@@ -23,95 +23,88 @@ def _require_probability(p: float, key: str) -> None:
     _require(0 <= p <= 1, f"train.augment.{key}.p must be in [0, 1]")
 
 
-@dataclass(frozen=True)
-class JpegParams:
+class JpegParams(Section):
     """Re-encoding as JPEG at a quality drawn from [min, max]."""
 
-    p: float = 0.0
-    quality: tuple[int, int] = (30, 95)
+    p: Real = 0.0
+    quality: Pair[int] = (30, 95)
 
-    def __post_init__(self) -> None:
+    def model_post_init(self, context: Any) -> None:
         _require_probability(self.p, "jpeg")
         _require_range(self.quality, 1, 100, "jpeg.quality", "qualities")
 
 
-@dataclass(frozen=True)
-class ResizeParams:
+class ResizeParams(Section):
     """Shrinking by a factor drawn from `scale`, then enlarging back, with one of `filters`."""
 
-    p: float = 0.0
-    scale: tuple[float, float] = (0.5, 0.9)
-    filters: tuple[ResizeFilter, ...] = ("bilinear", "bicubic", "area")
+    p: Real = 0.0
+    scale: Pair[Real] = (0.5, 0.9)
+    filters: Several[ResizeFilter] = ("bilinear", "bicubic", "area")
 
-    def __post_init__(self) -> None:
+    def model_post_init(self, context: Any) -> None:
         _require_probability(self.p, "resize")
         _require_range(self.scale, 0.125, 1, "resize.scale", "factors")
         _require(len(self.filters) >= 1, "train.augment.resize.filters must name a filter")
 
 
-@dataclass(frozen=True)
-class BlurParams:
+class BlurParams(Section):
     """Gaussian blur with a radius (standard deviation, pixels) drawn from [min, max]."""
 
-    p: float = 0.0
-    radius: tuple[float, float] = (0.3, 1.2)
+    p: Real = 0.0
+    radius: Pair[Real] = (0.3, 1.2)
 
-    def __post_init__(self) -> None:
+    def model_post_init(self, context: Any) -> None:
         _require_probability(self.p, "blur")
         _require_range(self.radius, 0.05, 1.33, "blur.radius", "radii")
 
 
-@dataclass(frozen=True)
-class NoiseParams:
+class NoiseParams(Section):
     """Gaussian noise with a standard deviation (0..255 levels) drawn from [min, max]."""
 
-    p: float = 0.0
-    sigma: tuple[float, float] = (1.0, 10.0)
+    p: Real = 0.0
+    sigma: Pair[Real] = (1.0, 10.0)
 
-    def __post_init__(self) -> None:
+    def model_post_init(self, context: Any) -> None:
         _require_probability(self.p, "noise")
         _require_range(self.sigma, 0, 64, "noise.sigma", "levels")
 
 
-@dataclass(frozen=True)
-class CropParams:
+class CropParams(Section):
     """A square of a fraction of the side drawn from [min, max], enlarged back to 32x32."""
 
-    p: float = 0.0
-    fraction: tuple[float, float] = (0.75, 0.95)
+    p: Real = 0.0
+    fraction: Pair[Real] = (0.75, 0.95)
 
-    def __post_init__(self) -> None:
+    def model_post_init(self, context: Any) -> None:
         _require_probability(self.p, "crop")
         _require_range(self.fraction, 0.25, 1, "crop.fraction", "fractions")
 
 
-@dataclass(frozen=True)
-class ColorParams:
+class ColorParams(Section):
     """Brightness and contrast scaled by factors drawn from 1 +/- each amount."""
 
-    p: float = 0.0
-    brightness: float = 0.2
-    contrast: float = 0.2
+    p: Real = 0.0
+    brightness: Real = 0.2
+    contrast: Real = 0.2
 
-    def __post_init__(self) -> None:
+    def model_post_init(self, context: Any) -> None:
         _require_probability(self.p, "color")
         _require(0 <= self.brightness < 1, "train.augment.color.brightness must be in [0, 1)")
         _require(0 <= self.contrast < 1, "train.augment.color.contrast must be in [0, 1)")
 
 
-@dataclass(frozen=True)
-class AugmentParams:
+class AugmentParams(Section):
     """Flips and padded crops (which move pixels without resampling them) and, each with its
     own probability, the degradations real uploads suffer (see fakeimage.training.degrade)."""
 
     flip: bool = True
     crop_padding: int = 2
-    jpeg: JpegParams = field(default_factory=JpegParams)
-    resize: ResizeParams = field(default_factory=ResizeParams)
-    blur: BlurParams = field(default_factory=BlurParams)
-    noise: NoiseParams = field(default_factory=NoiseParams)
-    crop: CropParams = field(default_factory=CropParams)
-    color: ColorParams = field(default_factory=ColorParams)
+    jpeg: JpegParams = JpegParams()
+    resize: ResizeParams = ResizeParams()
+    blur: BlurParams = BlurParams()
+    noise: NoiseParams = NoiseParams()
+    crop: CropParams = CropParams()
+    color: ColorParams = ColorParams()
 
-    def __post_init__(self) -> None:
+    def model_post_init(self, context: Any) -> None:
         _require(0 <= self.crop_padding <= 8, "train.augment.crop_padding must be in [0, 8]")

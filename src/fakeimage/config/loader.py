@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
 from fakeimage.config.params import Params
 from fakeimage.errors import UserError
@@ -30,7 +29,49 @@ def load_params(path: str | Path = "params.yaml") -> Params:
 
 def parse_params(raw: Any) -> Params:
     """Build :class:`Params` from a parsed mapping (params.yaml's content)."""
-    return _build(Params, raw, "")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        raise UserError(f"params.yaml: {_describe(exc.errors()[0])}") from None
+
+
+_TYPE_NAMES = {"int_type": "int", "float_type": "float", "bool_type": "bool", "string_type": "str"}
+
+
+def _describe(error: Any) -> str:
+    """One line for pydantic's first complaint, naming the dotted key as params.yaml spells it."""
+    location = [part for part in error["loc"] if isinstance(part, str | int)]
+    path = [str(part) for part in location]
+    key = ".".join(path) or "the top level"
+    value, kind = error["input"], error["type"]
+    if kind == "extra_forbidden":
+        known = ", ".join(sorted(_section(location[:-1]).model_fields))
+        return f"unknown key '{key}' (known here: {known})"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"{key} must be a mapping, got {type(value).__name__}"
+    if kind == "literal_error":
+        field = _section(location[:-1]).model_fields[str(location[-1])]
+        choices = ", ".join(repr(choice) for choice in typing.get_args(field.annotation))
+        return f"{key} is {value!r}; expected one of {choices}"
+    if kind in ("too_short", "too_long"):
+        expected = error["ctx"].get("min_length", error["ctx"].get("max_length"))
+        return f"{key} must hold {expected} values, got {len(value)}"
+    if kind == "tuple_type":
+        return f"{key} must be a list, got {type(value).__name__}"
+    if kind in _TYPE_NAMES:
+        return f"{key} must be {_TYPE_NAMES[kind]}, got {type(value).__name__} {value!r}"
+    return f"{key}: {error['msg']}"
+
+
+def _section(location: list[str | int]) -> type[BaseModel]:
+    """The section model at a dotted location (a tuple item's location ends at its field)."""
+    section: type[BaseModel] = Params
+    for part in location:
+        annotation = section.model_fields[str(part)].annotation
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            break
+        section = annotation
+    return section
 
 
 def params_to_dict(params: Params | dict[str, Any]) -> dict[str, Any]:
@@ -44,78 +85,5 @@ def params_to_dict(params: Params | dict[str, Any]) -> dict[str, Any]:
         else:
             flat[prefix] = value
 
-    walk("", params if isinstance(params, dict) else dataclasses.asdict(params))
+    walk("", params if isinstance(params, dict) else params.model_dump())
     return flat
-
-
-def _build(cls: type, raw: Any, where: str) -> Any:
-    label = where or "the top level"
-    if not isinstance(raw, dict):
-        raise UserError(f"params.yaml: {label} must be a mapping, got {type(raw).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - fields, key=str)
-    if unknown:
-        key = f"{where}.{unknown[0]}" if where else str(unknown[0])
-        raise UserError(
-            f"params.yaml: unknown key '{key}' (known here: {', '.join(sorted(fields))})"
-        )
-    values = {}
-    for name, value in raw.items():
-        key = f"{where}.{name}" if where else name
-        values[name] = _coerce(hints[name], value, key)
-    return cls(**values)
-
-
-def _coerce(hint: Any, value: Any, key: str) -> Any:
-    origin = typing.get_origin(hint)
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, key)
-    if origin is Literal:
-        choices = typing.get_args(hint)
-        if value not in choices:
-            options = ", ".join(repr(c) for c in choices)
-            raise UserError(f"params.yaml: {key} is {value!r}; expected one of {options}")
-        return value
-    if origin is tuple:
-        if not isinstance(value, list | tuple):
-            raise UserError(f"params.yaml: {key} must be a list, got {type(value).__name__}")
-        args = typing.get_args(hint)
-        kinds = [args[0]] * len(value) if len(args) == 2 and args[1] is Ellipsis else list(args)
-        if len(kinds) != len(value):
-            raise UserError(f"params.yaml: {key} must hold {len(kinds)} values, got {len(value)}")
-        return tuple(
-            _coerce(kind, item, f"{key}[{i}]")
-            for i, (kind, item) in enumerate(zip(kinds, value, strict=True))
-        )
-    if origin in (Union, types.UnionType):
-        args = typing.get_args(hint)
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _coerce(inner[0], value, key)
-    if hint is bool:
-        ok = isinstance(value, bool)
-    elif hint is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif hint is float:
-        if isinstance(value, str):  # YAML 1.1 reads 1e-05 (as `dvc exp run -S` writes) as text
-            value = _parse_float(value)
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif hint is str:
-        ok = isinstance(value, str)
-    else:  # pragma: no cover - a new field type needs a branch here
-        raise TypeError(f"unsupported params type {hint!r} for {key}")
-    if not ok:
-        raise UserError(
-            f"params.yaml: {key} must be {hint.__name__}, got {type(value).__name__} {value!r}"
-        )
-    return value
-
-
-def _parse_float(text: str) -> float | str:
-    try:
-        return float(text)
-    except ValueError:
-        return text

@@ -1,11 +1,11 @@
-"""The sections of params.yaml as frozen dataclasses, each checking its own ranges."""
+"""The sections of params.yaml as strict, frozen pydantic models, each checking its ranges."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from fakeimage.config.augment import AugmentParams
+from fakeimage.config.checks import Real, Section
 from fakeimage.config.checks import require as _require
 
 Source = Literal["embedded", "synthetic", "kaggle", "url", "archive", "folder"]
@@ -18,8 +18,7 @@ ThresholdPolicy = Literal["fixed", "max_accuracy", "max_f1", "youden"]
 PromoteMetric = Literal["val_accuracy", "val_roc_auc", "val_loss"]
 
 
-@dataclass(frozen=True)
-class SyntheticParams:
+class SyntheticParams(Section):
     """A stand-in made on the spot: crops of bundled photographs vs. a small VAE's samples."""
 
     train_per_class: int = 1000
@@ -27,69 +26,66 @@ class SyntheticParams:
     generator_epochs: int = 40
     seed: int = 0
 
-    def __post_init__(self) -> None:
+    def model_post_init(self, context: Any) -> None:
         _require(self.train_per_class >= 10, "data.synthetic.train_per_class must be >= 10")
         _require(self.test_per_class >= 2, "data.synthetic.test_per_class must be >= 2")
         _require(self.generator_epochs >= 1, "data.synthetic.generator_epochs must be >= 1")
 
 
-@dataclass(frozen=True)
-class DataParams:
+class DataParams(Section):
     source: Source = "embedded"
     path: str | None = None
     url: str | None = None
     sha256: str | None = None
     kaggle_dataset: str = "birdy654/cifake-real-and-ai-generated-synthetic-images"
     max_extract_mb: int = 2048
-    max_bad_fraction: float = 0.01
-    val_fraction: float = 0.1
-    test_fraction: float = 0.1
+    max_bad_fraction: Real = 0.01
+    val_fraction: Real = 0.1
+    test_fraction: Real = 0.1
     split_seed: int = 42
-    synthetic: SyntheticParams = field(default_factory=SyntheticParams)
+    synthetic: SyntheticParams = SyntheticParams()
 
-    def __post_init__(self) -> None:
+    def model_post_init(self, context: Any) -> None:
         _require(0 <= self.max_bad_fraction <= 1, "data.max_bad_fraction must be in [0, 1]")
         _require(0 < self.val_fraction < 0.5, "data.val_fraction must be in (0, 0.5)")
         _require(0 < self.test_fraction < 0.5, "data.test_fraction must be in (0, 0.5)")
         _require(self.max_extract_mb > 0, "data.max_extract_mb must be > 0")
 
 
-@dataclass(frozen=True)
-class ModelParams:
+class ModelParams(Section):
     arch: Arch = "seed_cnn"
     width: int = 32
     depth: int = 1
     stem: Stem = "full"
-    dropout: float = 0.5
+    dropout: Real = 0.5
 
-    def __post_init__(self) -> None:
+    def model_post_init(self, context: Any) -> None:
         # TF 2.21's oneDNN kernels crash on the fidelity nets' gradients below width 12.
         _require(self.width >= 12, "model.width must be >= 12")
         _require(1 <= self.depth <= 8, "model.depth must be in [1, 8]")
         _require(0 <= self.dropout < 1, "model.dropout must be in [0, 1)")
 
 
-@dataclass(frozen=True)
-class TrainParams:
+class TrainParams(Section):
     epochs: int = 10
     batch_size: int = 64
     optimizer: Optimizer = "adam"
-    learning_rate: float = 0.001
-    weight_decay: float = 0.0
+    learning_rate: Real = 0.001
+    weight_decay: Real = 0.0
     schedule: Schedule = "constant"
-    label_smoothing: float = 0.0
+    label_smoothing: Real = 0.0
     patience: int = 5
     seed: int = 42
     strategy: Strategy = "default"
     mixed_precision: bool = False
     jit_compile: bool = False
     init_from: str | None = None
-    parent_weight: float = 0.0
+    parent_weight: Real = 0.0
     """With init_from: the parent's share in the final weights (0.5: the average of the parent
     and the fine-tuned weights, as WiSE-FT does, trading new skills against old ones)."""
-    augment: AugmentParams = field(default_factory=AugmentParams)
+    augment: AugmentParams = AugmentParams()
 
-    def __post_init__(self) -> None:
+    def model_post_init(self, context: Any) -> None:
         _require(self.epochs >= 1, "train.epochs must be >= 1")
         _require(self.batch_size >= 1, "train.batch_size must be >= 1")
         _require(self.learning_rate > 0, "train.learning_rate must be > 0")
@@ -103,23 +99,21 @@ class TrainParams:
         )
 
 
-@dataclass(frozen=True)
-class TrackingParams:
+class TrackingParams(Section):
     experiment: str = "fake-image-detector"
 
 
-@dataclass(frozen=True)
-class EvaluateParams:
+class EvaluateParams(Section):
     threshold_policy: ThresholdPolicy = "max_accuracy"
-    fixed_threshold: float = 0.5
+    fixed_threshold: Real = 0.5
     flip_tta: bool = False
     calibration_bins: int = 15
-    uncertain_share: float = 0.03
-    unfamiliar_share: float = 0.005
-    smooth_share: float = 0.005
+    uncertain_share: Real = 0.03
+    unfamiliar_share: Real = 0.005
+    smooth_share: Real = 0.005
     feature_images: int = 10000
 
-    def __post_init__(self) -> None:
+    def model_post_init(self, context: Any) -> None:
         _require(0 < self.fixed_threshold < 1, "evaluate.fixed_threshold must be in (0, 1)")
         _require(self.calibration_bins >= 2, "evaluate.calibration_bins must be >= 2")
         for key in ("uncertain_share", "unfamiliar_share", "smooth_share"):
@@ -132,22 +126,20 @@ class EvaluateParams:
         _require(self.feature_images >= 100, "evaluate.feature_images must be >= 100")
 
 
-@dataclass(frozen=True)
-class PromoteParams:
+class PromoteParams(Section):
     metric: PromoteMetric = "val_accuracy"
     model_name: str = "fake-image-detector"
     alias: str = "champion"
     min_unseen_images: int = 200
 
-    def __post_init__(self) -> None:
+    def model_post_init(self, context: Any) -> None:
         _require(self.min_unseen_images >= 20, "promote.min_unseen_images must be >= 20")
 
 
-@dataclass(frozen=True)
-class Params:
-    data: DataParams = field(default_factory=DataParams)
-    model: ModelParams = field(default_factory=ModelParams)
-    train: TrainParams = field(default_factory=TrainParams)
-    mlflow: TrackingParams = field(default_factory=TrackingParams)
-    evaluate: EvaluateParams = field(default_factory=EvaluateParams)
-    promote: PromoteParams = field(default_factory=PromoteParams)
+class Params(Section):
+    data: DataParams = DataParams()
+    model: ModelParams = ModelParams()
+    train: TrainParams = TrainParams()
+    mlflow: TrackingParams = TrackingParams()
+    evaluate: EvaluateParams = EvaluateParams()
+    promote: PromoteParams = PromoteParams()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import keras
@@ -139,7 +138,7 @@ def run(params: Params) -> None:
             architecture=Architecture(
                 arch=params.model.arch, parameters=summary["parameters"], macs=summary["macs"]
             ),
-            params=dataclasses.asdict(params),
+            params=params.model_dump(),
             data=DataRecord(
                 source=params.data.source,
                 description=describe_source(params.data),
