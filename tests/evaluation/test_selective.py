@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from fakeimage.evaluation.evaluate import load_labelled_images, source_report
@@ -44,7 +45,9 @@ def test_the_rule_keeps_the_uncertain_share_within_budget() -> None:
     prob = rng.random(4000)
     distance = rng.gamma(4.0, 1.0, 4000)
     detail = rng.gamma(9.0, 3.0, 4000)
+    labels = (rng.random(4000) < prob).astype(int)
     rule = choose_rule(
+        labels,
         prob,
         distance,
         detail,
@@ -63,6 +66,7 @@ def test_the_rule_keeps_the_uncertain_share_within_budget() -> None:
     assert rule.val_shares["near_threshold"] == marks["near_threshold"].mean()
     # the band takes what the limits leave: nearly all of the 3% without them
     alone = choose_rule(
+        labels,
         prob,
         distance,
         detail,
@@ -73,6 +77,27 @@ def test_the_rule_keeps_the_uncertain_share_within_budget() -> None:
         feature_file="features.npz",
     )
     assert alone.band[0] < low and alone.band[1] > high
+
+
+def test_the_band_leans_to_the_side_where_the_errors_are() -> None:
+    # every wrong answer lies just below the threshold (REAL said of fakes); above, all right
+    prob = np.r_[np.linspace(0.30, 0.499, 200), np.linspace(0.5, 0.70, 200)]
+    labels = np.r_[np.zeros(100), np.ones(100), np.ones(200)].astype(int)
+    rule = choose_rule(
+        labels,
+        prob,
+        np.zeros(400),
+        np.full(400, 10.0),
+        0.5,
+        uncertain_share=0.1,
+        unfamiliar_share=0.0,
+        smooth_share=0.0,
+        feature_file="features.npz",
+    )
+    low, high = rule.band
+    assert high == pytest.approx(0.5, abs=1e-9)  # nothing above is set aside
+    assert 0.44 < low < 0.46  # the 40 nearest below are
+    assert rule.val_share == 0.1
 
 
 def test_feature_stats_flag_what_lies_off_the_training_clusters() -> None:

@@ -49,6 +49,7 @@ def fit_feature_stats(features: np.ndarray, labels: np.ndarray) -> FeatureStats:
 
 
 def choose_rule(
+    labels: np.ndarray,
     prob_fake: np.ndarray,
     distance: np.ndarray,
     detail: np.ndarray,
@@ -59,22 +60,32 @@ def choose_rule(
     smooth_share: float,
     feature_file: str,
 ) -> UncertaintyRule:
-    """The widest band around the threshold that, with the two limits, keeps the uncertain
-    share of these (validation) images within `uncertain_share`.
+    """The band around the threshold that, with the two limits, keeps the uncertain share of
+    these (validation) images within `uncertain_share` and sets aside the most wrong answers.
 
-    The band is symmetric in logit space around the threshold; the limits are quantiles:
-    `unfamiliar_share` of the images lie beyond `max_distance`, `smooth_share` below
-    `min_detail`.
+    The limits are quantiles: `unfamiliar_share` of the images lie beyond `max_distance`,
+    `smooth_share` below `min_detail`. The band gets the rest of the budget: the images
+    closest to the threshold (in logit), split between its two sides where that sets aside
+    the most errors (a model is often surer on one side than on the other).
     """
+    labels = np.asarray(labels).astype(int)
     prob_fake, distance, detail = (np.asarray(a, np.float64) for a in (prob_fake, distance, detail))
     max_distance = float(np.quantile(distance, 1 - unfamiliar_share))
     min_detail = float(np.quantile(detail, smooth_share)) if smooth_share > 0 else 0.0
     other = (distance > max_distance) | (detail < min_detail)
-    budget = int(np.floor(uncertain_share * len(prob_fake))) - int(other.sum())
+    budget = max(int(np.floor(uncertain_share * len(prob_fake))) - int(other.sum()), 0)
     centre = float(logit(np.array([threshold]))[0])
-    gaps = np.sort(np.abs(logit(prob_fake) - centre)[~other])
-    width = float(gaps[budget]) if 0 < budget < len(gaps) else 0.0
-    band = [float(1 / (1 + np.exp(-(centre - width)))), float(1 / (1 + np.exp(-(centre + width))))]
+    offset = (logit(prob_fake) - centre)[~other]
+    wrong = (predicted_labels(prob_fake, threshold) != labels)[~other]
+    below, above = (
+        _side(-offset[offset < 0], wrong[offset < 0]),
+        _side(offset[offset >= 0], wrong[offset >= 0]),
+    )
+    low_count = _best_split(below[1], above[1], budget)
+    band = [
+        float(1 / (1 + np.exp(-(centre - _width(below[0], low_count))))),
+        float(1 / (1 + np.exp(-(centre + _width(above[0], budget - low_count))))),
+    ]
     draft = UncertaintyRule(
         band=band,
         min_detail=min_detail,
@@ -90,6 +101,35 @@ def choose_rule(
             "val_shares": {code: float(mark.mean()) for code, mark in marks.items()},
         }
     )
+
+
+def _side(gaps: np.ndarray, wrong: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One side of the threshold, nearest first: the gaps and the running count of errors."""
+    order = np.argsort(gaps, kind="stable")
+    return gaps[order], np.r_[0, np.cumsum(wrong[order])]
+
+
+def _best_split(errors_below: np.ndarray, errors_above: np.ndarray, budget: int) -> int:
+    """How many of the budget go below the threshold: the most errors set aside, the most
+    even split among equals."""
+    splits = [
+        i for i in range(budget + 1) if i < len(errors_below) and budget - i < len(errors_above)
+    ]
+    if not splits:
+        return 0
+    caught = [errors_below[i] + errors_above[budget - i] for i in splits]
+    best = max(caught)
+    return min(
+        (i for i, c in zip(splits, caught, strict=True) if c == best),
+        key=lambda i: abs(2 * i - budget),
+    )
+
+
+def _width(gaps: np.ndarray, count: int) -> float:
+    """A half-width that holds exactly the `count` nearest gaps strictly inside it."""
+    if count < len(gaps):
+        return float(gaps[count])
+    return float(gaps[-1]) + 1.0 if len(gaps) else 0.0
 
 
 def selective_scores(

@@ -69,6 +69,7 @@ def run(params: Params) -> None:
     familiar = feature_sample(train, settings.feature_images, params.data.split_seed)
     stats = fit_feature_stats(raw_scores(familiar.x)[1], familiar.y)
     rule = choose_rule(
+        val.y,
         val_probabilities,
         stats.distance(val_features),
         detail_energy(val.x),
