@@ -132,7 +132,8 @@ def _evaluate(args: argparse.Namespace) -> None:
     shown = {k: report[k] for k in keys}
     if len(sources) > 2:  # more than one source and the total
         shown["sources"] = {
-            name: {k: round(v, 4) for k, v in row.items()} for name, row in sources.items()
+            name: {k: v if v is None else round(v, 4) for k, v in row.items()}
+            for name, row in sources.items()
         }
     if args.robustness:
         report["robustness"] = robustness_table(detector.predict_proba, data, threshold, 15)

@@ -111,7 +111,7 @@ def source_report(
     uncertain: np.ndarray,
     sources: list[str],
     threshold: float,
-) -> dict[str, dict[str, float | int]]:
+) -> dict[str, dict[str, float | int | None]]:
     """Per source (class/sub-folder) and in total: accuracy, recall, uncertain and confidently
     wrong shares, and accuracy on the certain answers."""
     labels = np.asarray(labels).astype(int)
@@ -126,15 +126,15 @@ def source_report(
     groups = {name: names == name for name in sorted(set(names))} | {
         "all": np.ones(len(labels), bool)
     }
-    report: dict[str, dict[str, float | int]] = {}
+    report: dict[str, dict[str, float | int | None]] = {}
     for name, members in groups.items():
         certain = members & ~uncertain
-        row: dict[str, float | int] = {
+        row: dict[str, float | int | None] = {
             "n": int(members.sum()),
             "accuracy": float(right[members].mean()),
             "uncertain": float(uncertain[members].mean()),
             "confidently_wrong": float((~right & certain)[members].mean()),
-            "certain_accuracy": float(right[certain].mean()) if certain.any() else float("nan"),
+            "certain_accuracy": float(right[certain].mean()) if certain.any() else None,
         }
         if name != "all":
             row["recall"] = row["accuracy"]  # one class per source: the share found

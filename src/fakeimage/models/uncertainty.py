@@ -74,7 +74,9 @@ class FeatureStats:
 
     def save(self, path: Path) -> None:
         buffer = io.BytesIO()
-        np.savez(buffer, means=self.means.astype(np.float32), precision=self.precision)
+        np.savez(
+            buffer, means=self.means.astype(np.float32), precision=self.precision.astype(np.float32)
+        )
         write_bytes(path, buffer.getvalue())
 
     @classmethod
