@@ -76,3 +76,10 @@ def test_an_uncertain_answer_keeps_the_likelier_label_and_says_why() -> None:
     assert odd.label == "REAL" and [r.code for r in odd.reasons] == ["too_large", "unfamiliar"]
     body = json.loads(odd.model_dump_json())
     assert body["uncertain"] is True and body["reasons"][1]["message"]
+
+
+def test_the_openapi_schema_documents_the_fields() -> None:
+    properties = Prediction.model_json_schema()["properties"]
+    assert "cannot judge" in properties["uncertain"]["description"]
+    assert "near_threshold" in properties["reasons"]["description"]
+    assert "Calibrated" in properties["prob_fake"]["description"]

@@ -24,7 +24,8 @@ class ModelInfo:
 
 
 class Answer(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # the docstring under each field becomes its description in the OpenAPI document
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
 
 
 class ModelRef(Answer):
