@@ -82,7 +82,7 @@ def measure(steps: int = 150, n: int = 25_600) -> dict[str, float]:
         .prefetch(tf.data.AUTOTUNE)
     )
     pipeline = make_dataset(
-        data, batch_size=BATCH, training=True, augment=AugmentParams(True, 2)
+        data, batch_size=BATCH, training=True, augment=AugmentParams(flip=True, crop_padding=2)
     ).repeat()
     robust = parse_params({"train": {"augment": ROBUST_DEGRADATIONS}}).train.augment
     degraded = make_dataset(data, batch_size=BATCH, training=True, augment=robust).repeat()
