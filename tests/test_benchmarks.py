@@ -30,3 +30,11 @@ def test_an_epoch_estimate_scales_measured_steps_and_restores_float32() -> None:
     assert step_ms > 0
     assert epoch_s > 100 * step_ms / 1000  # 100 training steps, plus validation
     assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_the_training_throughput_benchmark_measures_every_row() -> None:
+    from benchmarks.train_throughput import measure
+
+    result = measure(3)  # each row built and timed: a broken one raises
+    assert set(result) == {"ceiling", "pipeline", "degraded", "notebook"}
+    assert all(rate > 0 for rate in result.values())
