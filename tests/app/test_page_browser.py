@@ -27,6 +27,7 @@ import pytest
 from PIL import Image
 
 from fakeimage import QUIET_ENVIRONMENT
+from repo_copy import REPO_ROOT, SAMPLE
 from tests.service_process import (
     ServiceProcess,
     free_port,
@@ -34,8 +35,6 @@ from tests.service_process import (
     stop_process_tree,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_ZIP = REPO_ROOT.parent / "shared" / "data" / "cifake-sample.zip"
 SERVICE_FILE = REPO_ROOT / "src" / "fakeimage" / "serving" / "service.py"
 CHROMIUM = Path("/usr/bin/chromium")
 VENV_BIN = Path(sys.executable).parent
@@ -140,12 +139,12 @@ def browser() -> Iterator[object]:
 @pytest.fixture
 def cifake_images(tmp_path: Path) -> dict[str, Path]:
     """One real CIFAKE image per class, written under tmp_path with its original name."""
-    if not SAMPLE_ZIP.is_file():
-        pytest.skip(f"{SAMPLE_ZIP} is absent: the browser test uploads real CIFAKE images")
+    if not SAMPLE.is_file():
+        pytest.skip(f"{SAMPLE} is absent: the browser test uploads real CIFAKE images")
     folder = tmp_path / "uploads"
     folder.mkdir()
     images = {}
-    with zipfile.ZipFile(SAMPLE_ZIP) as archive:
+    with zipfile.ZipFile(SAMPLE) as archive:
         names = sorted(archive.namelist())
         for label in ("FAKE", "REAL"):
             member = next(n for n in names if n.startswith(f"train/{label}/") and n[-1] != "/")

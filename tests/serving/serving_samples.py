@@ -6,13 +6,9 @@ import io
 import struct
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_ZIP = REPO_ROOT.parent / "shared" / "data" / "cifake-sample.zip"
 
 
 def encode(image: Image.Image, fmt: str, **options: object) -> bytes:

@@ -20,7 +20,6 @@ import pytest
 import requests
 from PIL import Image
 from serving_samples import (
-    SAMPLE_ZIP,
     BadSample,
     Sample,
     bad_samples,
@@ -31,6 +30,7 @@ from serving_samples import (
 
 from fakeimage.data.images import load_model_input
 from fakeimage.serving.schemas import Prediction
+from repo_copy import SAMPLE
 from tests.service_process import ServiceProcess, run_service
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -97,10 +97,10 @@ def assert_json_error(response: requests.Response, status: int, fragment: str) -
 
 
 def cifake_images() -> dict[str, tuple[str, bytes]]:
-    if not SAMPLE_ZIP.is_file():
-        pytest.skip(f"{SAMPLE_ZIP} is absent: the real CIFAKE sample is not available")
+    if not SAMPLE.is_file():
+        pytest.skip(f"{SAMPLE} is absent: the real CIFAKE sample is not available")
     found: dict[str, tuple[str, bytes]] = {}
-    with zipfile.ZipFile(SAMPLE_ZIP) as archive:
+    with zipfile.ZipFile(SAMPLE) as archive:
         for member in sorted(archive.namelist()):
             for label in ("REAL", "FAKE"):
                 if label not in found and member.startswith(f"train/{label}/"):

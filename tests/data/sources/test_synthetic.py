@@ -66,7 +66,10 @@ def test_same_seed_gives_identical_bytes_and_another_seed_does_not(
 ) -> None:
     root, _ = dataset
     again, _ = _generate(tmp_path / "again", SMALL)
-    other, _ = _generate(tmp_path / "other", SyntheticParams(train_per_class=20, test_per_class=5, generator_epochs=2, seed=1))
+    other, _ = _generate(
+        tmp_path / "other",
+        SyntheticParams(train_per_class=20, test_per_class=5, generator_epochs=2, seed=1),
+    )
     for folder in FOLDERS:
         assert _file_bytes(again, folder) == _file_bytes(root, folder), folder
         assert _file_bytes(other, folder) != _file_bytes(root, folder), folder
