@@ -40,23 +40,28 @@ def test_calibration_fitted_on_validation_lowers_ece_on_fresh_data() -> None:
     assert after < before / 2 and after < 0.02
 
 
+def _rule(labels, prob, distance, detail, share: float, limits: float):
+    """choose_rule at threshold 0.5, with the same share for both limits."""
+    return choose_rule(
+        labels,
+        prob,
+        distance,
+        detail,
+        0.5,
+        uncertain_share=share,
+        unfamiliar_share=limits,
+        smooth_share=limits,
+        feature_file="features.npz",
+    )
+
+
 def test_the_rule_keeps_the_uncertain_share_within_budget() -> None:
     rng = np.random.default_rng(2)
     prob = rng.random(4000)
     distance = rng.gamma(4.0, 1.0, 4000)
     detail = rng.gamma(9.0, 3.0, 4000)
     labels = (rng.random(4000) < prob).astype(int)
-    rule = choose_rule(
-        labels,
-        prob,
-        distance,
-        detail,
-        0.5,
-        uncertain_share=0.03,
-        unfamiliar_share=0.005,
-        smooth_share=0.005,
-        feature_file="features.npz",
-    )
+    rule = _rule(labels, prob, distance, detail, share=0.03, limits=0.005)
     low, high = rule.band
     assert low < 0.5 < high
     assert 0.028 <= rule.val_share <= 0.03
@@ -65,17 +70,7 @@ def test_the_rule_keeps_the_uncertain_share_within_budget() -> None:
     assert abs(marks["little_detail"].mean() - 0.005) < 0.001
     assert rule.val_shares["near_threshold"] == marks["near_threshold"].mean()
     # the band takes what the limits leave: nearly all of the 3% without them
-    alone = choose_rule(
-        labels,
-        prob,
-        distance,
-        detail,
-        0.5,
-        uncertain_share=0.03,
-        unfamiliar_share=0.0,
-        smooth_share=0.0,
-        feature_file="features.npz",
-    )
+    alone = _rule(labels, prob, distance, detail, share=0.03, limits=0.0)
     assert alone.band[0] < low and alone.band[1] > high
 
 
@@ -83,17 +78,7 @@ def test_the_band_leans_to_the_side_where_the_errors_are() -> None:
     # every wrong answer lies just below the threshold (REAL said of fakes); above, all right
     prob = np.r_[np.linspace(0.30, 0.499, 200), np.linspace(0.5, 0.70, 200)]
     labels = np.r_[np.zeros(100), np.ones(100), np.ones(200)].astype(int)
-    rule = choose_rule(
-        labels,
-        prob,
-        np.zeros(400),
-        np.full(400, 10.0),
-        0.5,
-        uncertain_share=0.1,
-        unfamiliar_share=0.0,
-        smooth_share=0.0,
-        feature_file="features.npz",
-    )
+    rule = _rule(labels, prob, np.zeros(400), np.full(400, 10.0), share=0.1, limits=0.0)
     low, high = rule.band
     assert high == pytest.approx(0.5, abs=1e-9)  # nothing above is set aside
     assert 0.44 < low < 0.46  # the 40 nearest below are

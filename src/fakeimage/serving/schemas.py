@@ -108,8 +108,8 @@ def build_prediction(
     """The answer for one assessed image (a FilePrediction when `file` names it)."""
     prob_fake = float(prob_fake)
     label, confidence = verdict(prob_fake, model.threshold)
-    width, height = int(input_info["width"]), int(input_info["height"])  # type: ignore[call-overload]
-    reasons = judge(model.uncertainty, prob_fake, distance, detail, width, height)
+    shown = InputInfo.model_validate(input_info)
+    reasons = judge(model.uncertainty, prob_fake, distance, detail, shown.width, shown.height)
     fields = {
         "label": label,
         "uncertain": bool(reasons),
@@ -118,7 +118,7 @@ def build_prediction(
         "confidence": round(confidence, 6),
         "threshold": model.threshold,
         "model": ModelRef(name=model.name, version=model.version),
-        "input": InputInfo.model_validate(input_info),
+        "input": shown,
         "warnings": list(warnings),
         "explanation": explanation,
     }
