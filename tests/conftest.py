@@ -1,110 +1,24 @@
-"""Shared fixtures: a local HTTP server, and small CIFAKE-layout folders and archives.
+"""Shared fixtures: a local HTTP server, small CIFAKE-layout folders and archives, and the one
+run of the whole pipeline that the integration tests share.
 
-Everything here is small and synthetic; the one test that reads real data
-(tests/test_pipeline_data.py) finds it in ../shared/data itself.
+Everything but the pipeline run is small and synthetic; tests that read real data find it in
+../shared/data themselves (repo_copy.SAMPLE).
 """
 
 from __future__ import annotations
 
-import base64
 import io
 import tarfile
-import threading
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-
-@dataclass
-class Route:
-    """What the local server answers for one path."""
-
-    body: bytes = b""
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    auth: tuple[str, str] | None = None  # HTTP basic credentials the request must carry
-
-
-@dataclass
-class SeenRequest:
-    path: str
-    headers: dict[str, str]
-
-
-class LocalServer:
-    """A threaded HTTP server on 127.0.0.1 that serves `routes` and records every request.
-
-    Unknown paths answer 404; a route with `auth` answers 401 unless the request carries
-    exactly those basic-auth credentials.
-    """
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Route] = {}
-        self.requests: list[SeenRequest] = []
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                owner.requests.append(SeenRequest(self.path, dict(self.headers.items())))
-                route = owner.routes.get(self.path)
-                if route is None:
-                    self._answer(404, b"not found", {})
-                elif route.auth and self.headers.get("Authorization") != _basic(*route.auth):
-                    self._answer(401, b"unauthorized", {"WWW-Authenticate": 'Basic realm="t"'})
-                else:
-                    self._answer(route.status, route.body, route.headers)
-
-            def _answer(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:  # keep test output quiet
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def serve(
-        self,
-        path: str,
-        body: bytes,
-        *,
-        status: int = 200,
-        headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-    ) -> str:
-        """Answer GET `path` with body; return the full URL."""
-        self.routes[path] = Route(body, status, headers or {}, auth)
-        return self.url(path)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-
-def _basic(username: str, key: str) -> str:
-    return "Basic " + base64.b64encode(f"{username}:{key}".encode()).decode()
+from repo_copy import PipelineRun, run_embedded_pipeline
+from tests.local_http import LocalServer
 
 
 @pytest.fixture
@@ -182,3 +96,10 @@ def pack() -> Pack:
         return archive
 
     return build
+
+
+@pytest.fixture(scope="session")
+def embedded_pipeline(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
+    """`dvc repro` on the embedded data, once per session (about two minutes)."""
+    root = tmp_path_factory.mktemp("embedded-pipeline")
+    return run_embedded_pipeline(root, bentoml_home=root / "bentoml")

@@ -7,19 +7,17 @@ import functools
 import io
 import json
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from PIL import Image
 
 from fakeimage.app import client
 from fakeimage.serving.schemas import Prediction
+from tests.local_http import LocalServer, Route, SeenRequest
 
 
 def _png(size: int = 8) -> bytes:
@@ -54,34 +52,18 @@ class Upload:
     form: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
-class Answer:
-    status: int
-    body: bytes
-    content_type: str
-    delay_s: float = 0.0
+def _json(status: int, body: object) -> Route:
+    return Route(json.dumps(body).encode(), status, {"Content-Type": "application/json"})
 
 
-@dataclass
-class StubService:
-    """Imitates the service's contract; `answers` overrides what a path answers."""
-
-    port: int = 0
-    uploads: list[Upload] = field(default_factory=list)
-    answers: dict[str, Answer] = field(default_factory=dict)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+def _text(status: int, body: bytes, content_type: str, delay_s: float = 0.0) -> Route:
+    return Route(body, status, {"Content-Type": content_type}, delay_s=delay_s)
 
 
-def _json(status: int, body: object) -> Answer:
-    return Answer(status, json.dumps(body).encode(), "application/json")
-
-
-def _parse_upload(path: str, content_type: str, body: bytes) -> Upload:
+def _parse_upload(request: SeenRequest) -> Upload:
+    path, content_type = request.path, request.headers.get("Content-Type", "")
     message = BytesParser(policy=HTTP).parsebytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+        f"Content-Type: {content_type}\r\n\r\n".encode() + request.body
     )
     form, image = {}, None
     for part in message.iter_parts():
@@ -102,58 +84,44 @@ def _parse_upload(path: str, content_type: str, body: bytes) -> Upload:
     )
 
 
+def _service_contract(request: SeenRequest) -> Route:
+    """What the real service answers an upload it has no override for."""
+    upload = _parse_upload(request)
+    if upload.field is None:
+        return _json(400, {"error": "missing multipart field 'image'"})
+    if not upload.data.startswith(b"\x89PNG"):
+        return _json(400, {"error": "not a readable image (expected JPEG, PNG)"})
+    if request.path != "/predict":
+        return _json(404, {"error": "not found"})
+    if upload.form.get("explain") == "true":
+        return _json(200, {**PREDICTION, "explanation": EXPLANATION})
+    return _json(200, PREDICTION)
+
+
+@dataclass
+class StubService:
+    """A local server that imitates the service's contract; `answers` override a path's."""
+
+    server: LocalServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url("")
+
+    @property
+    def answers(self) -> dict[str, Route]:
+        return self.server.routes
+
+    @property
+    def uploads(self) -> list[Upload]:
+        return [_parse_upload(r) for r in self.server.requests if r.method == "POST"]
+
+
 @pytest.fixture
-def stub() -> Iterator[StubService]:
-    service = StubService()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self._reply(service.answers.get(self.path) or _json(200, {"status": "ok"}))
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", 0))
-            upload = _parse_upload(
-                self.path, self.headers.get("Content-Type", ""), self.rfile.read(length)
-            )
-            service.uploads.append(upload)
-            if self.path in service.answers:
-                self._reply(service.answers[self.path])
-            elif upload.field is None:
-                self._reply(_json(400, {"error": "missing multipart field 'image'"}))
-            elif not upload.data.startswith(b"\x89PNG"):
-                self._reply(_json(400, {"error": "not a readable image (expected JPEG, PNG)"}))
-            elif self.path == "/predict" and upload.form.get("explain") == "true":
-                self._reply(_json(200, {**PREDICTION, "explanation": EXPLANATION}))
-            elif self.path == "/predict":
-                self._reply(_json(200, PREDICTION))
-            else:
-                self._reply(_json(404, {"error": "not found"}))
-
-        def _reply(self, answer: Answer) -> None:
-            time.sleep(answer.delay_s)
-            try:
-                self.send_response(answer.status)
-                self.send_header("Content-Type", answer.content_type)
-                self.send_header("Content-Length", str(len(answer.body)))
-                self.end_headers()
-                self.wfile.write(answer.body)
-            except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeouts)
-                pass
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    service.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield service
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+def stub(local_server: LocalServer) -> StubService:
+    local_server.serve("/readyz", json.dumps({"status": "ok"}).encode())
+    local_server.on_post = _service_contract
+    return StubService(local_server)
 
 
 @pytest.fixture
@@ -222,7 +190,7 @@ def test_predict_brings_the_explanation_in_the_same_request(stub: StubService) -
 
 def test_is_ready(stub: StubService) -> None:
     assert client.is_ready(stub.url) is True
-    stub.answers["/readyz"] = Answer(503, b"Runners are not ready.", "text/plain")
+    stub.answers["/readyz"] = _text(503, b"Runners are not ready.", "text/plain")
     assert client.is_ready(stub.url) is False
 
 
@@ -261,7 +229,7 @@ def test_bad_upload_message_shapes(stub: StubService, body: object, expected: st
 
 
 def test_bad_upload_plain_text_is_shortened_to_one_line(stub: StubService) -> None:
-    stub.answers["/predict"] = Answer(413, b"Payload\n  too large " + b"x" * 2000, "text/html")
+    stub.answers["/predict"] = _text(413, b"Payload\n  too large " + b"x" * 2000, "text/html")
     with pytest.raises(client.BadUpload) as caught:
         client.predict(stub.url, "x.png", IMAGE)
     assert caught.value.status == 413
@@ -284,14 +252,14 @@ def test_server_error_is_a_service_error_not_a_bad_upload(stub: StubService) -> 
 @pytest.mark.parametrize(
     "answer",
     [
-        Answer(200, b"<html>hello</html>", "text/html"),
+        _text(200, b"<html>hello</html>", "text/html"),
         _json(200, {**PREDICTION, "label": "MAYBE"}),
         _json(200, {**PREDICTION, "prob_fake": "high"}),
         _json(200, {"label": "FAKE"}),
         _json(200, ["FAKE", 0.9]),
     ],
 )
-def test_predict_refuses_answers_outside_the_contract(stub: StubService, answer: Answer) -> None:
+def test_predict_refuses_answers_outside_the_contract(stub: StubService, answer: Route) -> None:
     stub.answers["/predict"] = answer
     with pytest.raises(client.ServiceError, match="/predict") as caught:
         client.predict(stub.url, "x.png", IMAGE)
@@ -317,7 +285,7 @@ def test_is_ready_on_closed_port_is_service_unavailable(closed_url: str) -> None
 
 def test_slow_service_times_out_within_the_bound(stub: StubService) -> None:
     # the stub answers well after the bound: an answer instead of the error means no bound
-    stub.answers["/predict"] = Answer(200, json.dumps(PREDICTION).encode(), "x", delay_s=3)
+    stub.answers["/predict"] = _text(200, json.dumps(PREDICTION).encode(), "x", delay_s=3)
     with pytest.raises(client.ServiceUnavailable, match=r"no answer within 0\.5 s"):
         client.predict(stub.url, "x.png", IMAGE, timeout=0.5)
 
