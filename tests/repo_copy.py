@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,14 @@ def run(args: list[str], cwd: Path, env: dict[str, str], timeout: int = 300) -> 
     return output
 
 
+def edit_params_file(repo: Path, edit: Callable[[dict[str, Any]], None]) -> None:
+    """Rewrite repo's params.yaml after edit(params)."""
+    path = repo / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    edit(params)
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
 def copy_repository(
     target: Path,
     env: dict[str, str],
@@ -92,10 +101,70 @@ def copy_repository(
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, destination)
     if edit_params is not None:
-        path = target / "params.yaml"
-        params = yaml.safe_load(path.read_text())
-        edit_params(params)
-        path.write_text(yaml.safe_dump(params, sort_keys=False))
+        edit_params_file(target, edit_params)
     run(["git", "init", "-q"], target, env, timeout=60)
     run(["git", "add", "-A"], target, env, timeout=60)
     run(["git", "commit", "-q", "-m", "test copy"], target, env, timeout=60)
+
+
+TRACKING_STORE = ("mlflow.db", "mlruns", "mlartifacts")
+"""The local MLflow store a pipeline run leaves in the repository (absolute paths inside)."""
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    """One `dvc repro` of the whole pipeline on the embedded data, shared by the tests that
+    need its results, so the suite runs the pipeline once instead of once per test.
+
+    `repo` is tests/test_pipeline_full.py's, which goes on from it (its MLflow store included);
+    every other test starts from :meth:`copy_to`, a copy of the results as `dvc repro` left
+    them, without the MLflow store, whose records name `repo`'s paths.
+    """
+
+    repo: Path
+    env: dict[str, str]
+    output: str
+    repeat_output: str
+    snapshot: Path
+
+    def copy_to(
+        self, target: Path, edit_params: Callable[[dict[str, Any]], None] | None = None
+    ) -> None:
+        """A fresh copy of the results in target (git history, DVC cache, outputs)."""
+        shutil.copytree(self.snapshot, target, symlinks=True)
+        if edit_params is not None:
+            edit_params_file(target, edit_params)
+
+
+EMBEDDED_EPOCHS = 2
+"""Training epochs of the shared run: enough for a model, short enough for a test."""
+
+
+def run_embedded_pipeline(root: Path, bentoml_home: Path) -> PipelineRun:
+    """`dvc repro` in a fresh copy under root with a short training, then once more (which must
+    find nothing to do), then the snapshot that :meth:`PipelineRun.copy_to` copies."""
+    if shutil.which("git") is None or not (BIN / "dvc").is_file():
+        pytest.skip("the shared pipeline run needs git and the venv's dvc")
+    repo = root / "repo"
+    env = isolated_env(repo, BENTOML_HOME=str(bentoml_home))
+
+    def short_training(params: dict[str, Any]) -> None:
+        params["train"]["epochs"] = EMBEDDED_EPOCHS
+
+    copy_repository(repo, env, short_training)
+    dvc = str(BIN / "dvc")
+    output = run([dvc, "repro"], repo, env, timeout=600)
+    repeat_output = run([dvc, "repro"], repo, env, timeout=120)
+    snapshot = root / "snapshot"
+    shutil.copytree(
+        repo,
+        snapshot,
+        symlinks=True,
+        ignore=lambda folder, names: [
+            name
+            for name in names
+            if (Path(folder) == repo and name in TRACKING_STORE)
+            or (Path(folder) == repo / ".dvc" and name == "tmp")  # DVC's locks and state
+        ],
+    )
+    return PipelineRun(repo, env, output, repeat_output, snapshot)

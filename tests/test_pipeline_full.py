@@ -2,7 +2,8 @@
 the repository, then the Bento, then a weak challenger on the shared sample.
 
 fetch -> preprocess -> train -> evaluate -> promote, tracked in the copy's own MLflow store
-(mlflow.db). The shipped reference is imported as version 1 and stays champion; the Bento built
+(mlflow.db): the run the session shares (conftest.embedded_pipeline), which this module alone
+goes on from. The shipped reference is imported as version 1 and stays champion; the Bento built
 from it is served from BentoML's store in another folder; a deliberately weak experiment on
 ../shared/data/cifake-sample.zip does not take the alias.
 """
@@ -18,18 +19,13 @@ from typing import Any
 
 import pytest
 
-from repo_copy import BIN, NEEDS_REAL_PIPELINE, SAMPLE, copy_repository, isolated_env, run
+from repo_copy import BIN, NEEDS_REAL_PIPELINE, SAMPLE, PipelineRun, run
 from tests.service_process import run_service
 
 EXPERIMENT = "fake-image-detector"
 MODEL_NAME = "fake-image-detector"
 
 pytestmark = [*NEEDS_REAL_PIPELINE, pytest.mark.timeout(1200)]
-
-
-def _quick(params: dict[str, Any]) -> None:
-    """The embedded default data, with a short training run."""
-    params["train"]["epochs"] = 2
 
 
 def _json(path: Path) -> dict:
@@ -69,23 +65,11 @@ class Pipeline:
         return MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
 
 
-def _environment(repo: Path, home: Path) -> dict[str, str]:
-    return isolated_env(repo, BENTOML_HOME=str(home))
-
-
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
-    root = tmp_path_factory.mktemp("full")
-    repo = root / "repo"
-    env = _environment(repo, root / "bentoml")
-    copy_repository(repo, env, _quick)
+def pipeline(embedded_pipeline: PipelineRun) -> Pipeline:
+    repo, env = embedded_pipeline.repo, embedded_pipeline.env
     dvc = str(BIN / "dvc")
     uri = f"sqlite:///{repo / 'mlflow.db'}"
-
-    started = time.monotonic()
-    first_output = run([dvc, "repro"], repo, env, timeout=420)
-    print(f"dvc repro: {time.monotonic() - started:.0f} s")
-    repeat_output = run([dvc, "repro"], repo, env, timeout=120)
     reports = repo / "reports"
     state = {
         "promotion": _json(reports / "promotion.json"),
@@ -109,8 +93,8 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
         repo=repo,
         env=env,
         uri=uri,
-        first_output=first_output,
-        repeat_output=repeat_output,
+        first_output=embedded_pipeline.output,
+        repeat_output=embedded_pipeline.repeat_output,
         metrics_show=metrics_show,
         on_sample=on_sample,
         from_registry=from_registry,

@@ -1,6 +1,7 @@
 """Two-worker training: `train.strategy: multi_worker_mirrored`, two processes on loopback ports.
 
-Each "machine" is a copy of the repository with the embedded data prepared, running the same
+Each "machine" is a copy of the repository with the embedded data prepared (the session's shared
+run, conftest.embedded_pipeline), running the same
 `fakeimage stage train` with its own TF_CONFIG. Both train; only the chief (worker 0) logs to
 MLflow and writes models/trained and the stage's reports.
 """
@@ -8,6 +9,7 @@ MLflow and writes models/trained and the stage's reports.
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -16,7 +18,7 @@ from typing import Any
 import pytest
 
 from fakeimage.models.card import ModelCard
-from repo_copy import BIN, copy_repository, isolated_env, run
+from repo_copy import BIN, PipelineRun, isolated_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -37,16 +39,19 @@ def _free_ports(count: int) -> list[int]:
             probe.close()
 
 
-def test_multi_worker_training_records_one_run_from_the_chief(tmp_path: Path) -> None:
+def test_multi_worker_training_records_one_run_from_the_chief(
+    tmp_path: Path, embedded_pipeline: PipelineRun
+) -> None:
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     machines = [tmp_path / "chief", tmp_path / "worker"]
     processes = []
     for index, repo in enumerate(machines):
         env = isolated_env(repo)
-        copy_repository(repo, env, _two_workers_tiny)
-        for stage in ("fetch", "preprocess"):
-            run([str(BIN / "fakeimage"), "stage", stage], repo, env, timeout=120)
+        embedded_pipeline.copy_to(repo, _two_workers_tiny)
+        # The shared run's training outputs go: here, only the chief may write them.
+        shutil.rmtree(repo / "models" / "trained")
+        (repo / "reports" / "train.json").unlink()
         env["TF_CONFIG"] = json.dumps(
             {"cluster": cluster, "task": {"type": "worker", "index": index}}
         )

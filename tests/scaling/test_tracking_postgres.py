@@ -1,5 +1,6 @@
 """Shared tracking, for real: `make mlflow-server` on PostgreSQL with proxied artifacts, and the
-pipeline's train, evaluate and promote stages logging to it over HTTP.
+pipeline's train, evaluate and promote stages logging to it over HTTP (on the prepared data of
+the session's shared run, conftest.embedded_pipeline).
 
 The database password reaches the server through PGPASSWORD only: it is in no command line,
 no params.yaml and no logged run. Nothing is written to a local mlflow.db.
@@ -17,7 +18,7 @@ import psutil
 import pytest
 import requests
 
-from repo_copy import BIN, REPO_ROOT, copy_repository, isolated_env, run
+from repo_copy import BIN, REPO_ROOT, PipelineRun, isolated_env, run
 from tests.scaling.postgres import postgres_bindir, running_postgres
 from tests.service_process import free_port, stop_process_tree
 
@@ -32,7 +33,8 @@ pytestmark = [
 ]
 
 
-def _quick(params: dict[str, Any]) -> None:
+def _another_training(params: dict[str, Any]) -> None:
+    """Unlike the shared run's: train, evaluate and promote run again, on its prepared data."""
     params["train"]["epochs"] = 1
 
 
@@ -49,7 +51,9 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     raise AssertionError(f"{url} did not answer in 120 s:\n{log.read_text()[-3000:]}")
 
 
-def test_postgres_tracking_server_runs_the_pipeline(tmp_path: Path) -> None:
+def test_postgres_tracking_server_runs_the_pipeline(
+    tmp_path: Path, embedded_pipeline: PipelineRun
+) -> None:
     artifacts = tmp_path / "artifacts"
     port = free_port()
     with running_postgres() as database:
@@ -81,9 +85,9 @@ def test_postgres_tracking_server_runs_the_pipeline(tmp_path: Path) -> None:
 
             repo = tmp_path / "repo"
             env = isolated_env(repo, MLFLOW_TRACKING_URI=url)
-            copy_repository(repo, env, _quick)
+            embedded_pipeline.copy_to(repo, _another_training)
             output = run([str(BIN / "dvc"), "repro"], repo, env, timeout=480)
-            assert "promote: kept the champion" in output
+            assert "Running stage 'train'" in output and "promote: kept the champion" in output
             assert not (repo / "mlflow.db").exists() and not (repo / "mlruns").exists()
 
             champion_uri = f"models:/{MODEL_NAME}@champion"
