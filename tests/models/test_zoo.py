@@ -177,3 +177,35 @@ def test_precision_builds_under_a_policy_and_restores_the_previous_one() -> None
     with pytest.raises(RuntimeError), precision("mixed_bfloat16"):
         raise RuntimeError("a failed build")
     assert keras.mixed_precision.global_policy().name == before
+
+
+def test_for_serving_turns_a_mixed_precision_trained_model_into_a_small_float32_one(
+    tmp_path: Path,
+) -> None:
+    from fakeimage.models.zoo import for_serving, precision
+
+    keras.utils.set_random_seed(0)
+    with precision("mixed_bfloat16"):
+        trained = build_model(ModelParams(arch="seed_cnn"))
+    trained.compile(optimizer="adam", loss="binary_crossentropy")
+    images, labels = _images(16), np.arange(16) % 2
+    trained.fit(images, labels, epochs=1, verbose=0)
+    trained.predict(images, verbose=0)  # a predict function traced in bfloat16
+    trained.save(tmp_path / "with-optimizer.keras")
+
+    served = for_serving(trained)
+    assert served is trained  # the same model, not a rebuilt copy
+    assert {layer.compute_dtype for layer in served.layers} == {"float32"}
+    with precision("float32"):
+        rebuilt = build_model(ModelParams(arch="seed_cnn"))
+    rebuilt.set_weights(served.get_weights())
+    np.testing.assert_allclose(
+        served.predict(images, verbose=0), rebuilt.predict(images, verbose=0), rtol=1e-6
+    )
+    served.save(tmp_path / "served.keras")
+    loaded = keras.saving.load_model(tmp_path / "served.keras")
+    assert not loaded.compiled and getattr(loaded, "optimizer", None) is None
+    assert {layer.compute_dtype for layer in loaded.layers} == {"float32"}
+    # Adam's two slots per weight are gone: about a third of the size
+    size = (tmp_path / "served.keras").stat().st_size
+    assert size < 0.5 * (tmp_path / "with-optimizer.keras").stat().st_size

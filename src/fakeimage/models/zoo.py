@@ -143,16 +143,20 @@ def precision(policy: str) -> Iterator[None]:
         keras.mixed_precision.set_global_policy(previous)
 
 
-def inference_copy(model: keras.Model, params: ModelParams) -> keras.Model:
-    """The same weights in a fresh float32 model without optimizer state, for saving.
+def for_serving(model: keras.Model) -> keras.Model:
+    """Make a trained model the one the project saves: float32 compute, no optimizer state.
 
-    Training may run in mixed precision and carries optimizer slots; the shipped model should
-    be small and compute in float32 on any CPU.
+    Training may run in mixed precision and leaves the optimizer's slots and compile settings
+    on the model; the shipped model should be small and compute in float32 on any CPU. Done in
+    place (the weights are already float32 under mixed precision), so each model is built once.
     """
-    with precision("float32"):
-        copy = build_model(params)
-    copy.set_weights(model.get_weights())
-    return copy
+    for layer in (model, *model.layers):
+        layer.dtype_policy = "float32"
+    model.optimizer = None
+    model.compiled = False
+    # functions traced during training would go on computing in the training dtype
+    model.train_function = model.test_function = model.predict_function = None
+    return model
 
 
 def count_macs(model: keras.Model) -> int:

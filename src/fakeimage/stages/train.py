@@ -25,7 +25,7 @@ from fakeimage.models.card import (
     TrainingImages,
 )
 from fakeimage.models.inference import MODEL_FILE, predict_proba, save_detector
-from fakeimage.models.zoo import count_macs, inference_copy
+from fakeimage.models.zoo import count_macs, for_serving
 from fakeimage.paths import (
     DATA_REPORT,
     REPORTS_DIR,
@@ -101,7 +101,7 @@ def run(params: Params) -> None:
             checkpoint=checkpoint if role.size == 1 else None,
             progress=progress,
         )
-        model = inference_copy(result.model, params.model)
+        model = for_serving(result.model)
         val_probabilities = predict_proba(model, val.x)
         val_metrics = classification_metrics(val.y, val_probabilities, threshold=0.5)
         summary = {
