@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from fakeimage.models.card import (
     Architecture,
     DataRecord,
@@ -97,13 +99,20 @@ def make_card(*, source: str = "archive", evaluated: bool = True, **update: Any)
 
 
 def save_servable_detector(
-    folder: Path, *, name: str = "test-detector", version: str = "7", seed: int = 0
+    folder: Path,
+    *,
+    seed: int = 0,
+    onnx: bool = True,
+    trained_on: np.ndarray | None = None,
+    **card_fields: Any,
 ) -> Path:
-    """A packaged seed_cnn with random weights and its checked ONNX graph: threshold 0.5,
-    a calibration, and an uncertainty rule whose only active limit is fine detail (flat
-    images are uncertain; the band is empty and every feature distance familiar)."""
+    """A packaged seed_cnn with random weights, carded like a real detector: threshold 0.5, a
+    calibration, and an uncertainty rule whose only active limit is fine detail (flat images
+    are uncertain; the band is empty and every feature distance familiar), with its checked
+    ONNX graph unless `onnx` is false. `trained_on` are the images its record says it trained
+    on (one random image by default); `card_fields` replace the card's (name test-detector,
+    version 7 by default)."""
     import keras
-    import numpy as np
 
     from fakeimage.config import ModelParams
     from fakeimage.data.hashes import training_record
@@ -122,8 +131,12 @@ def save_servable_detector(
     evaluation = EVALUATION.model_copy(
         update={"threshold": 0.5, "calibration": calibration, "uncertainty": rule}
     )
-    card = make_card(name=name, version=version, evaluation=evaluation)
-    save_detector(folder, model, card, training_record(images[:1]), stats=stats)
-    onnx = export_onnx(load_detector(folder), folder / ONNX_FILE, images)
-    card.model_copy(update={"onnx": onnx}).save(folder)
+    card = make_card(
+        **{"name": "test-detector", "version": "7", **card_fields, "evaluation": evaluation}
+    )
+    record = training_record(images[:1] if trained_on is None else trained_on)
+    save_detector(folder, model, card, record, stats=stats)
+    if onnx:
+        graph = export_onnx(load_detector(folder), folder / ONNX_FILE, images)
+        card.model_copy(update={"onnx": graph}).save(folder)
     return folder

@@ -24,13 +24,10 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from fakeimage.config import ModelParams, load_params
-from fakeimage.data.hashes import training_record
+from fakeimage.config import load_params
 from fakeimage.data.preprocess import Dataset, save_split
 from fakeimage.errors import UserError
 from fakeimage.models.card import ModelCard
-from fakeimage.models.inference import save_detector
-from fakeimage.models.zoo import seed_cnn
 from fakeimage.paths import (
     CHAMPION_DIR,
     REFERENCE_DIR,
@@ -41,7 +38,7 @@ from fakeimage.paths import (
 )
 from fakeimage.tracking import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG
 from fakeimage.training.checkpoint import PROGRESS_FILE
-from tests.cards import make_card
+from tests.cards import save_servable_detector
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -75,13 +72,17 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     }
     REPORTS_DIR.mkdir()
     (REPORTS_DIR / "data.json").write_text(json.dumps({"splits": counts}))
-    keras.utils.set_random_seed(0)
-    reference = make_card(name="reference", version="ref-1", alias=None, run_id="elsewhere")
-    params_dict = load_params().model_dump()
-    reference = reference.model_copy(update={"params": params_dict})
     # The reference "trained" on the first 40 validation images: they must not be compared on.
-    record = training_record(splits["val"].x[:40])
-    save_detector(REFERENCE_DIR, seed_cnn(ModelParams()), reference, record)
+    save_servable_detector(
+        REFERENCE_DIR,
+        onnx=False,  # as the shipped one
+        trained_on=splits["val"].x[:40],
+        name="reference",
+        version="ref-1",
+        alias=None,
+        run_id="elsewhere",
+        params=load_params().model_dump(),
+    )
     try:
         yield tmp_path
     finally:
