@@ -41,3 +41,22 @@ def test_importing_tensorflow_prints_nothing() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=110)
     assert done.returncode == 0 and done.stdout == "ok\n"
     assert done.stderr == "", done.stderr
+
+
+@pytest.mark.timeout(120)
+def test_the_stages_started_without_tensorflow_do_not_import_it() -> None:
+    """`fakeimage stage` imports TensorFlow quietly only for the stages that run a model; any
+    other stage that imported it would print its notices (and wait seconds for it)."""
+    from fakeimage.cli import STAGES, TENSORFLOW_STAGES
+
+    light = [name for name in STAGES if name not in TENSORFLOW_STAGES]
+    assert light  # fetch and preprocess
+    code = (
+        "import importlib, sys\n"
+        f"for name in {light!r}:\n"
+        "    importlib.import_module(f'fakeimage.stages.{name}')\n"
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=110)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "[]\n"

@@ -14,6 +14,8 @@ from pathlib import Path
 from fakeimage.errors import UserError
 
 STAGES = ("fetch", "preprocess", "train", "evaluate", "promote")
+TENSORFLOW_STAGES = ("train", "evaluate", "promote")
+"""The stages that run a model; the others start without TensorFlow's seconds of import."""
 
 
 def _stage(args: argparse.Namespace) -> None:
@@ -21,7 +23,8 @@ def _stage(args: argparse.Namespace) -> None:
     from fakeimage.startup import import_tensorflow
 
     params = load_params(args.params)
-    import_tensorflow()
+    if args.name in TENSORFLOW_STAGES:
+        import_tensorflow()
     # SIGTERM (a scheduler, `kill`) unwinds like Ctrl-C: open MLflow runs end as FAILED, and
     # `train` resumes from its last completed epoch when the command runs again.
     signal.signal(signal.SIGTERM, _interrupt)

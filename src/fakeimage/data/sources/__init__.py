@@ -41,7 +41,10 @@ def fetch(params: DataParams, raw_dir: Path, downloads_dir: Path) -> dict[str, i
 def _deliver(params: DataParams, staging: Path, downloads_dir: Path) -> None:
     max_bytes = params.max_extract_mb * 2**20
     if params.source == "synthetic":
-        from fakeimage.data.sources.synthetic import generate_synthetic  # imports TensorFlow
+        from fakeimage.startup import import_tensorflow
+
+        import_tensorflow()  # quietly, before the generator's module imports it
+        from fakeimage.data.sources.synthetic import generate_synthetic
 
         staging.mkdir(parents=True)
         generate_synthetic(staging, params.synthetic)
