@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from filelock import FileLock
 from PIL import Image
 
 from repo_copy import PipelineRun, run_embedded_pipeline
@@ -99,7 +100,23 @@ def pack() -> Pack:
 
 
 @pytest.fixture(scope="session")
-def embedded_pipeline(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
-    """`dvc repro` on the embedded data, once per session (about two minutes)."""
-    root = tmp_path_factory.mktemp("embedded-pipeline")
-    return run_embedded_pipeline(root, bentoml_home=root / "bentoml")
+def embedded_pipeline(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> PipelineRun:
+    """`dvc repro` on the embedded data, once per test run (about two minutes).
+
+    Under pytest-xdist every worker has its own session: the first to get here runs the
+    pipeline under a file lock in the directory the workers share, the others wait for it
+    and read where it is (the pattern pytest-xdist documents for shared session data).
+    """
+    if worker_id == "master":  # one process: nothing to share
+        root = tmp_path_factory.mktemp("embedded-pipeline")
+        return run_embedded_pipeline(root, bentoml_home=root / "bentoml")
+    shared = tmp_path_factory.getbasetemp().parent
+    record = shared / "embedded-pipeline.json"
+    with FileLock(str(record) + ".lock"):
+        if record.is_file():
+            return PipelineRun.from_json(record.read_text())
+        root = shared / "embedded-pipeline"
+        root.mkdir()
+        result = run_embedded_pipeline(root, bentoml_home=root / "bentoml")
+        record.write_text(result.to_json())
+        return result

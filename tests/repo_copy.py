@@ -6,12 +6,13 @@ commit, so uncommitted work is tested too, on a machine where git may have no id
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,14 @@ class PipelineRun:
     output: str
     repeat_output: str
     snapshot: Path
+
+    def to_json(self) -> str:
+        return json.dumps({**asdict(self), "repo": str(self.repo), "snapshot": str(self.snapshot)})
+
+    @classmethod
+    def from_json(cls, text: str) -> PipelineRun:
+        fields = json.loads(text)
+        return cls(**{**fields, "repo": Path(fields["repo"]), "snapshot": Path(fields["snapshot"])})
 
     def copy_to(
         self, target: Path, edit_params: Callable[[dict[str, Any]], None] | None = None
