@@ -8,6 +8,7 @@ Everything but the pipeline run is small and synthetic; tests that read real dat
 from __future__ import annotations
 
 import io
+import shutil
 import tarfile
 import zipfile
 from collections.abc import Callable, Iterator
@@ -116,6 +117,7 @@ def embedded_pipeline(tmp_path_factory: pytest.TempPathFactory, worker_id: str) 
         if record.is_file():
             return PipelineRun.from_json(record.read_text())
         root = shared / "embedded-pipeline"
+        shutil.rmtree(root, ignore_errors=True)  # what a worker's failed attempt left
         root.mkdir()
         result = run_embedded_pipeline(root, bentoml_home=root / "bentoml")
         record.write_text(result.to_json())

@@ -1,9 +1,9 @@
 """Two-worker training: `train.strategy: multi_worker_mirrored`, two processes on loopback ports.
 
-Each "machine" is a copy of the repository with the embedded data prepared (the session's shared
-run, conftest.embedded_pipeline), running the same
-`fakeimage stage train` with its own TF_CONFIG. Both train; only the chief (worker 0) logs to
-MLflow and writes models/trained and the stage's reports.
+Each "machine" is a copy of the repository with the embedded data prepared (from the session's
+shared run, conftest.embedded_pipeline), running the same `fakeimage stage train` with its own
+TF_CONFIG. Both train; only the chief (worker 0) logs to MLflow and writes models/trained and
+the stage's reports.
 """
 
 from __future__ import annotations
