@@ -21,8 +21,9 @@ import keras
 
 from benchmarks.train_throughput import sample_data
 from fakeimage.config import ModelParams, TrainParams, parse_params
+from fakeimage.detector.folder import DetectorFolder
+from fakeimage.detector.card import ModelCard
 from fakeimage.hardware import hardware_description
-from fakeimage.models.card import ModelCard
 from fakeimage.models.zoo import build_model, precision
 from fakeimage.paths import REFERENCE_DIR
 from fakeimage.training.pipeline import make_dataset
@@ -33,7 +34,7 @@ BUDGET_SECONDS = 60 * 60
 
 def reference_recipe() -> tuple[ModelParams, TrainParams, ModelCard]:
     """The reference's model and train params, typed, plus its card."""
-    card = ModelCard.load(REFERENCE_DIR)
+    card = DetectorFolder(REFERENCE_DIR).card()
     params = parse_params({"model": card.params["model"], "train": card.params["train"]})
     return params.model, params.train, card
 

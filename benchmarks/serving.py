@@ -124,8 +124,8 @@ class References:
     @classmethod
     def load(cls, folder: Path, images: list[bytes], seconds: float) -> References:
         from fakeimage.data.images import load_model_input
-        from fakeimage.models.inference import load_detector
-        from fakeimage.models.onnx_runtime import load_onnx_detector
+        from fakeimage.detector.onnx_runtime import load_onnx_detector
+        from fakeimage.models.keras_detector import load_detector
 
         pixels = np.stack([load_model_input(data) for data in images])
         served = load_onnx_detector(folder)

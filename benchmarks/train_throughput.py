@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from fakeimage.config import AugmentParams, ModelParams, parse_params
-from fakeimage.data.preprocess import Dataset
+from fakeimage.data.dataset import Dataset
 from fakeimage.models.zoo import seed_cnn
 from fakeimage.training.pipeline import make_dataset
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from fakeimage.models.card import (
+from fakeimage.detector.card import (
     Architecture,
     DataRecord,
     Evaluation,
@@ -19,6 +19,7 @@ from fakeimage.models.card import (
     TrainingImages,
     UncertaintyRule,
 )
+from fakeimage.detector.folder import FEATURE_FILE, TRAINING_IMAGES_FILE
 
 TEST_SCORES = Scores(
     n=2000,
@@ -38,7 +39,7 @@ EVALUATION = Evaluation(
     threshold=0.4321,
     threshold_policy="max_accuracy",
     flip_tta=False,
-    val=TEST_SCORES.model_copy(update={"accuracy": 0.92}),
+    val=TEST_SCORES.replace(accuracy=0.92),
     test=TEST_SCORES,
     robustness={
         "jpeg_q75": {"accuracy": 0.8123, "f1": 0.8, "roc_auc": 0.9, "log_loss": 0.5},
@@ -55,7 +56,7 @@ def make_rule(
         band=list(band),
         min_detail=min_detail,
         max_distance=max_distance,
-        feature_file="features.npz",
+        feature_file=FEATURE_FILE,
         val_share=0.03,
         val_shares={"near_threshold": 0.02, "little_detail": 0.005, "unfamiliar": 0.005},
     )
@@ -90,12 +91,12 @@ def make_card(*, source: str = "archive", evaluated: bool = True, **update: Any)
             hardware="Test CPU, 2 cores",
             precision_policy="mixed_bfloat16",
         ),
-        training_images=TrainingImages(file="training_images.npy", count=16200),
+        training_images=TrainingImages(file=TRAINING_IMAGES_FILE, count=16200),
         evaluation=EVALUATION if evaluated else None,
         exported_at="2025-01-01T00:00:00+00:00",
         reproduce="git checkout abc123 && dvc repro",
     )
-    return card.model_copy(update=update)
+    return card.replace(**update)
 
 
 def save_servable_detector(
@@ -116,27 +117,27 @@ def save_servable_detector(
 
     from fakeimage.config import ModelParams
     from fakeimage.data.hashes import training_record
-    from fakeimage.evaluation.uncertainty import fit_feature_stats
-    from fakeimage.models.card import ONNX_FILE, Calibration
+    from fakeimage.detector.card import Calibration
+    from fakeimage.evaluation.fitting import fit_feature_stats
     from fakeimage.models.export import export_onnx
-    from fakeimage.models.inference import Detector, load_detector, save_detector
+    from fakeimage.models.keras_detector import Detector, save_detector
     from fakeimage.models.zoo import seed_cnn
 
     keras.utils.set_random_seed(seed)
     model = seed_cnn(ModelParams())
     images = np.random.default_rng(seed).integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
-    stats = fit_feature_stats(Detector(model).raw_scores(images)[1], np.arange(64) % 2)
+    features = Detector(model, make_card()).raw_scores(images)[1]
+    stats = fit_feature_stats(features, np.arange(64) % 2)
     rule = make_rule(band=(0.5, 0.5), min_detail=1.0, max_distance=1e9)
     calibration = Calibration(scale=2.0, bias=0.0, ece_before=0.05, ece_after=0.01)
-    evaluation = EVALUATION.model_copy(
-        update={"threshold": 0.5, "calibration": calibration, "uncertainty": rule}
-    )
+    evaluation = EVALUATION.replace(threshold=0.5, calibration=calibration, uncertainty=rule)
     card = make_card(
         **{"name": "test-detector", "version": "7", **card_fields, "evaluation": evaluation}
     )
     record = training_record(images[:1] if trained_on is None else trained_on)
-    save_detector(folder, model, card, record, stats=stats)
+    graph = None
     if onnx:
-        graph = export_onnx(load_detector(folder), folder / ONNX_FILE, images)
-        card.model_copy(update={"onnx": graph}).save(folder)
+        graph, export = export_onnx(Detector(model, card, stats), images)
+        card = card.replace(onnx=export)
+    save_detector(folder, model, card, record, stats=stats, onnx=graph)
     return folder

@@ -139,18 +139,20 @@ def test_predict_scores_through_onnx_and_names_bad_files(
 
 def test_a_folder_without_onnx_is_exported_on_the_way(tmp_path: Path) -> None:
     """The shipped reference has no ONNX graph: serving and predict export one into scratch."""
-    from fakeimage.models.card import ModelCard
+    from fakeimage.detector.folder import ONNX_FILE, DetectorFolder, write_card
     from fakeimage.models.export import with_onnx
     from tests.cards import save_servable_detector
 
     folder = save_servable_detector(tmp_path / "detector")
-    card = ModelCard.load(folder)
+    card = DetectorFolder(folder).card()
     assert with_onnx(folder, tmp_path / "scratch") == folder  # has one: used as it is
-    (folder / "model.onnx").unlink()
-    card.model_copy(update={"onnx": None}).save(folder)
+    (folder / ONNX_FILE).unlink()
+    write_card(folder, card.replace(onnx=None))
     copy = with_onnx(folder, tmp_path / "scratch")
-    assert copy != folder and (copy / "model.onnx").is_file()
-    assert ModelCard.load(copy).onnx is not None and ModelCard.load(folder).onnx is None
+    assert copy != folder and (copy / ONNX_FILE).is_file()
+    assert (
+        DetectorFolder(copy).card().onnx is not None and DetectorFolder(folder).card().onnx is None
+    )
 
 
 def test_evaluate_reports_each_source_and_the_certain_answers(

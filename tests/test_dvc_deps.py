@@ -100,7 +100,7 @@ def test_each_stage_depends_on_every_module_it_runs(name: str) -> None:
 def test_the_check_fails_when_a_dep_is_removed() -> None:
     stage = dict(_stages()["evaluate"])
     stage["deps"] = [dep for dep in stage["deps"] if dep != "src/fakeimage/evaluation"]
-    assert "src/fakeimage/evaluation/uncertainty.py" in missing_deps(stage)
+    assert "src/fakeimage/evaluation/fitting.py" in missing_deps(stage)
 
 
 def test_the_closure_follows_lazy_and_relative_imports() -> None:

@@ -45,8 +45,8 @@ def _predict(args: argparse.Namespace) -> None:
         input_warnings,
         to_model_input,
     )
+    from fakeimage.detector.onnx_runtime import load_onnx_detector
     from fakeimage.models.export import with_onnx
-    from fakeimage.models.onnx_runtime import load_onnx_detector
     from fakeimage.serving.bento_store import local_detector_folder
     from fakeimage.serving.schemas import ModelInfo, build_prediction
 
@@ -92,55 +92,36 @@ def _predict(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
+    import tempfile
+
     from fakeimage.startup import import_tensorflow
 
     import_tensorflow()
-    import numpy as np
-
     from fakeimage.atomic import write_json
-    from fakeimage.evaluation.evaluate import (
-        load_labelled_images,
-        robustness_table,
-        source_report,
-        uncertain_images,
-        worst_corruption,
-    )
-    from fakeimage.evaluation.metrics import classification_metrics
-    from fakeimage.models.inference import load_detector
+    from fakeimage.evaluation.folders import evaluate_folder
+    from fakeimage.models.keras_detector import load_detector
 
-    detector = load_detector(args.model)
-    images = load_labelled_images(Path(args.data))
-    data = images.data
-    threshold = detector.threshold if args.threshold is None else args.threshold
-    assessment = detector.assess(data.x)
-    rule = detector.card.uncertainty if detector.card else None
-    reasons = uncertain_images(rule, assessment, images.sizes)
-    uncertain = np.array([bool(codes) for codes in reasons])
-    scores = classification_metrics(data.y, assessment.prob_fake, threshold)
-    sources = source_report(data.y, assessment.prob_fake, uncertain, images.sources, threshold)
-    report = {
-        "model": str(args.model),
-        "data": str(args.data),
-        "bad_files": images.bad_files,
-        **scores,
-        "coverage": 1.0 - float(uncertain.mean()),
-        "certain_accuracy": sources["all"]["certain_accuracy"],
-        "reasons": {
-            code: sum(code in r for r in reasons)
-            for code in sorted({c for r in reasons for c in r})
-        },
-        "sources": sources,
-    }
+    with tempfile.TemporaryDirectory(prefix="fakeimage-evaluate-") as scratch:
+        folder = Path(args.model)
+        if args.model.startswith(("models:/", "runs:/")):
+            from fakeimage.registry.store import fetch_detector
+
+            folder = fetch_detector(args.model, Path(scratch)).path
+        detector = load_detector(folder)
+    report = evaluate_folder(
+        detector, Path(args.data), threshold=args.threshold, robustness=args.robustness
+    )
+    report = {"model": str(args.model), "data": str(args.data), **report}
     keys = ("n", "accuracy", "roc_auc", "f1", "threshold", "coverage", "certain_accuracy")
     shown = {k: report[k] for k in keys}
-    if len(sources) > 2:  # more than one source and the total
+    if len(report["sources"]) > 2:  # more than one source and the total
         shown["sources"] = {
             name: {k: v if v is None else round(v, 4) for k, v in row.items()}
-            for name, row in sources.items()
+            for name, row in report["sources"].items()
         }
     if args.robustness:
-        report["robustness"] = robustness_table(detector.predict_proba, data, threshold, 15)
-        shown["worst_corruption"], shown["worst_accuracy"] = worst_corruption(report["robustness"])
+        shown["worst_corruption"] = report["worst_corruption"]
+        shown["worst_accuracy"] = report["worst_accuracy"]
     if args.output:
         write_json(Path(args.output), report)
     print(json.dumps(shown))
@@ -150,18 +131,20 @@ def _embedded_data(args: argparse.Namespace) -> None:
     from fakeimage.startup import import_tensorflow
 
     import_tensorflow()
+    from fakeimage.data.hashes import save_training_record
     from fakeimage.data.sources.embedded import SplitSettings, build_embedded_archive
-    from fakeimage.models.card import ModelCard
+    from fakeimage.detector.folder import DetectorFolder
 
-    reference = ModelCard.load(args.reference)
-    data = reference.params["data"]
+    reference = DetectorFolder(args.reference)
+    data = reference.card().params["data"]
     settings = SplitSettings(
         val_fraction=data["val_fraction"],
         test_fraction=data["test_fraction"],
         seed=data["split_seed"],
-        fingerprint=reference.data.fingerprint,
+        fingerprint=reference.card().data.fingerprint,
     )
-    counts = build_embedded_archive(args.train_zip, args.reference, settings)
+    counts, record = build_embedded_archive(args.train_zip, settings)
+    save_training_record(reference.record_file, record)
     listing = ", ".join(f"{folder}: {n:,}" for folder, n in sorted(counts.items()))
     print(f"embedded-data: wrote the embedded archive ({listing}) and the reference's record")
 
@@ -239,7 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "evaluate", help="score a model on labelled data (CIFAKE layout or a prepared .npz)"
     )
-    evaluate.add_argument("--model", required=True, help="model folder, .keras or models:/ URI")
+    evaluate.add_argument(
+        "--model", required=True, help="model folder, or models:/NAME@ALIAS (from MLflow)"
+    )
     evaluate.add_argument(
         "--data", required=True, help="folder or zip/tar with REAL/ and FAKE/, or a split .npz"
     )

@@ -12,6 +12,7 @@ PREPARED_DIR = Path("data/prepared")
 REPORTS_DIR = Path("reports")
 DATA_REPORT = REPORTS_DIR / "data.json"
 TRAINED_DIR = Path("models/trained")
+EVALUATED_DIR = Path("models/evaluated")
 TRAIN_CHECKPOINT_DIR = Path("models/.train-checkpoint")
 """The train stage's state after each epoch, until its outputs are written."""
 CHAMPION_DIR = Path("models/champion")

@@ -14,18 +14,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fakeimage.data.dataset import SPLIT_NAMES, Dataset, fingerprint, load_split, save_split
 from fakeimage.data.layout import list_labelled_files
 from fakeimage.data.preprocess import (
-    SPLIT_NAMES,
-    Dataset,
     Decoded,
     decode_files,
     deduplicate,
-    fingerprint,
-    load_split,
     make_splits,
     preprocess,
-    save_split,
 )
 from fakeimage.errors import UserError
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from fakeimage.evaluation.evaluate import load_labelled_images
 from fakeimage.evaluation.far_images import SCREEN, build_far_images, draw_graphic, main
+from fakeimage.evaluation.folders import load_labelled_images
 
 
 def test_every_source_is_written_with_its_label_and_size(tmp_path: Path) -> None:

@@ -10,11 +10,12 @@ import pytest
 
 from fakeimage.config import ModelParams
 from fakeimage.data.hashes import training_record
+from fakeimage.detector.card import ModelCard
+from fakeimage.detector.folder import ONNX_FILE, DetectorFolder
+from fakeimage.detector.onnx_runtime import load_onnx_detector
 from fakeimage.errors import UserError
 from fakeimage.models import export
-from fakeimage.models.card import ONNX_FILE, ModelCard
-from fakeimage.models.inference import Detector, load_detector, save_detector
-from fakeimage.models.onnx_runtime import load_onnx_detector
+from fakeimage.models.keras_detector import Detector, load_detector, save_detector
 from fakeimage.models.zoo import seed_cnn
 from tests.cards import make_card
 
@@ -23,9 +24,7 @@ IMAGES = np.random.default_rng(0).integers(0, 256, (48, 32, 32, 3), dtype=np.uin
 
 def _card(flip_tta: bool) -> ModelCard:
     card = make_card()
-    return card.model_copy(
-        update={"evaluation": card.evaluation.model_copy(update={"flip_tta": flip_tta})}
-    )
+    return card.replace(evaluation=card.evaluation.replace(flip_tta=flip_tta))
 
 
 @pytest.mark.parametrize("flip_tta", [False, True])
@@ -34,11 +33,12 @@ def test_the_onnx_graph_scores_like_keras(tmp_path: Path, flip_tta: bool) -> Non
     folder = tmp_path / "detector"
     save_detector(folder, seed_cnn(ModelParams()), _card(flip_tta), training_record(IMAGES[:2]))
     detector = load_detector(folder)
-    record = export.export_onnx(detector, folder / ONNX_FILE, IMAGES)
+    graph, record = export.export_onnx(detector, IMAGES)
     assert record.flip_tta is flip_tta and record.opset == export.OPSET
     assert record.parity_images == 48 and record.verdict_changes == 0
     assert record.max_abs_difference <= export.PARITY_TOLERANCE
-    detector.card.model_copy(update={"onnx": record}).save(folder)
+    export.write_with_onnx(detector, DetectorFolder(folder), folder, detector.card, IMAGES)
+    assert graph and DetectorFolder(folder).card().onnx == record
 
     served = load_onnx_detector(folder)
     assert (served.name, served.version, served.threshold) == ("fake-image-detector", "3", 0.4321)
@@ -61,8 +61,10 @@ def test_a_graph_that_disagrees_with_keras_is_refused(
         export, "onnx_bytes", lambda model, flip_tta: original(stranger, flip_tta=flip_tta)
     )
     with pytest.raises(UserError, match="differs from Keras"):
-        export.export_onnx(detector, tmp_path / ONNX_FILE, IMAGES)
-    assert not (tmp_path / ONNX_FILE).exists()
+        export.write_with_onnx(
+            detector, DetectorFolder(tmp_path), tmp_path / "exported", detector.card, IMAGES
+        )
+    assert not (tmp_path / "exported").exists()
 
 
 def test_a_folder_without_a_graph_names_the_fix(tmp_path: Path) -> None:

@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from fakeimage.config import load_params, params_to_dict
-from fakeimage.data.hashes import TRAINING_IMAGES_FILE, load_training_record
-from fakeimage.models.card import ModelCard
-from fakeimage.models.inference import MODEL_FILE, load_detector
+from fakeimage.data.hashes import load_training_record
+from fakeimage.detector.card import ModelCard
+from fakeimage.detector.folder import MODEL_FILE, TRAINING_IMAGES_FILE, DetectorFolder
+from fakeimage.models.keras_detector import load_detector
 from fakeimage.paths import REFERENCE_DIR
 from repo_copy import BIN, REPO_ROOT, SAMPLE
 
@@ -26,7 +27,7 @@ MAX_BYTES = 5_000_000  # the issue's cap: at most 5 MB in the repository
 
 
 def _card() -> ModelCard:
-    return ModelCard.load(REFERENCE)
+    return DetectorFolder(REFERENCE).card()
 
 
 PARENT_TEST_ACCURACY = 0.9791  # cifake-2026-12-02-s2d-wd-crop4 on the same held-out split

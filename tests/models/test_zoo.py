@@ -10,16 +10,16 @@ import pytest
 from keras import layers
 
 from fakeimage.config import ModelParams
-from fakeimage.data.hashes import TRAINING_IMAGES_FILE, load_training_record, training_record
-from fakeimage.errors import UserError
-from fakeimage.models.card import CARD_FILE
-from fakeimage.models.card_markdown import MARKDOWN_FILE
-from fakeimage.models.inference import (
+from fakeimage.data.hashes import load_training_record, training_record
+from fakeimage.detector.folder import (
+    CARD_FILE,
+    MARKDOWN_FILE,
     MODEL_FILE,
-    load_detector,
-    predict_proba,
-    save_detector,
+    TRAINING_IMAGES_FILE,
+    copy_folder,
 )
+from fakeimage.errors import UserError
+from fakeimage.models.keras_detector import load_detector, predict_proba, save_detector
 from fakeimage.models.zoo import ARCHITECTURES, INPUT_SHAPE, build_model, count_macs
 from tests.cards import make_card
 
@@ -148,11 +148,11 @@ def test_saved_and_loaded_detector_predicts_identically(
     np.testing.assert_array_equal(detector.predict_proba(images), before)
     np.testing.assert_array_equal(load_training_record(folder / TRAINING_IMAGES_FILE), record)
 
-    # A bare .keras file loads too, and saving again replaces the folder.
-    bare = load_detector(folder / MODEL_FILE)
-    assert bare.card is None and bare.threshold == 0.5
-    np.testing.assert_array_equal(bare.predict_proba(images), before)
-    save_detector(folder, folder / MODEL_FILE, make_card(version="8", evaluated=False), record)
+    # A bare .keras file is not a detector: it has no card to say how to read its scores.
+    with pytest.raises(UserError, match=r"card\.json"):
+        load_detector(folder / MODEL_FILE)
+    # Writing again replaces the folder whole.
+    copy_folder(folder, folder, make_card(version="8", evaluated=False))
     assert load_detector(folder).version == "8"
     assert not (folder / MARKDOWN_FILE).exists()  # only an evaluated card is rendered
 

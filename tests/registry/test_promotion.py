@@ -14,7 +14,6 @@ from fakeimage.registry.promotion import (
     challenge,
     compare,
     decide,
-    metric_key,
 )
 
 RNG = np.random.default_rng(0)
@@ -48,11 +47,6 @@ def _challenge(champion: Contender, challenger: Contender, minimum: int = 100):
     return challenge(
         champion, challenger, IMAGES, LABELS, metric="val_accuracy", min_unseen_images=minimum
     )
-
-
-def test_metric_key_is_the_best_epoch_metric() -> None:
-    assert metric_key("val_accuracy") == "best_val_accuracy"
-    assert metric_key("val_loss") == "best_val_loss"
 
 
 def test_a_clearly_better_challenger_wins() -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from fakeimage.models.card import ModelCard
+from fakeimage.detector.folder import DetectorFolder
 from repo_copy import BIN, PipelineRun, isolated_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -81,7 +81,7 @@ def test_multi_worker_training_records_one_run_from_the_chief(
     assert "on 2 worker(s), MLflow run" in logs[0]
     assert "train: worker 1 of 2 finished 1 epochs; the chief records the run" in logs[1]
     # Only the chief wrote the stage's outputs and the MLflow store.
-    card = ModelCard.load(chief / "models" / "trained")
+    card = DetectorFolder(chief / "models" / "trained").card()
     assert card.training.workers == 2 and card.training.epochs_run == 1
     assert (chief / "reports" / "train.json").is_file() and (chief / "mlflow.db").is_file()
     assert not (worker / "models" / "trained").exists()

@@ -131,7 +131,7 @@ def test_health_and_metrics(server: Server) -> None:
 
 
 def test_predict_real_and_fake_cifake_images(server: Server, detector_dir: Path) -> None:
-    from fakeimage.models.inference import load_detector
+    from fakeimage.models.keras_detector import load_detector
 
     detector = load_detector(detector_dir)
     for name, data in cifake_images().values():

@@ -22,12 +22,14 @@ import mlflow
 import numpy as np
 import pytest
 import yaml
+from fakeimage.tracking import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG
 from mlflow import MlflowClient
 
 from fakeimage.config import load_params
-from fakeimage.data.preprocess import Dataset, save_split
+from fakeimage.data.dataset import Dataset, save_split
+from fakeimage.detector.card import ModelCard
+from fakeimage.detector.folder import DetectorFolder
 from fakeimage.errors import UserError
-from fakeimage.models.card import ModelCard
 from fakeimage.paths import (
     CHAMPION_DIR,
     REFERENCE_DIR,
@@ -36,7 +38,6 @@ from fakeimage.paths import (
     TRAINED_DIR,
     split_path,
 )
-from fakeimage.tracking import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG
 from fakeimage.training.checkpoint import PROGRESS_FILE
 from tests.cards import save_servable_detector
 
@@ -120,7 +121,7 @@ def test_train_evaluate_promote_import_the_reference_once(project: Path) -> None
     # The alias, the exported folder and the registry agree.
     champion = client.get_model_version_by_alias("fake-image-detector", "champion")
     assert report["champion_version"] == str(champion.version)
-    card = ModelCard.load(CHAMPION_DIR)
+    card = DetectorFolder(CHAMPION_DIR).card()
     assert (card.name, card.version, card.alias) == (
         "fake-image-detector",
         str(champion.version),
@@ -136,7 +137,7 @@ def test_train_evaluate_promote_import_the_reference_once(project: Path) -> None
     assert experiment.tags[EXPERIMENT_KIND_TAG] == EXPERIMENT_KIND
 
     # The trained folder carries its card and training record; evaluate logged the full card.
-    trained = ModelCard.load(TRAINED_DIR)
+    trained = DetectorFolder(TRAINED_DIR).card()
     assert trained.training_images.count == 128 and trained.evaluation is None
     logged = ModelCard.from_json(
         mlflow.artifacts.load_text(f"runs:/{trained.run_id}/detector/card.json")
@@ -174,7 +175,7 @@ def test_a_model_fine_tuned_from_another_records_its_lineage(project: Path) -> N
     parent = keras.saving.load_model(REFERENCE_DIR / "model.keras")
     _run_stages("train")
 
-    card = ModelCard.load(TRAINED_DIR)
+    card = DetectorFolder(TRAINED_DIR).card()
     assert card.lineage.parent is not None
     assert (card.lineage.parent.name, card.lineage.parent.version) == ("reference", "ref-1")
     assert card.lineage.parent.location == str(REFERENCE_DIR)
@@ -220,7 +221,7 @@ def test_train_killed_by_sigkill_resumes_in_the_same_mlflow_run(project: Path) -
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
     assert f"resuming after epoch {killed['next_epoch']}" in again.stdout
-    card = ModelCard.load(TRAINED_DIR)
+    card = DetectorFolder(TRAINED_DIR).card()
     assert card.run_id == killed["run_id"] and card.training.epochs_run == 8
     assert client.get_run(card.run_id).info.status == "FINISHED"
     assert len(client.get_metric_history(card.run_id, "val_loss")) >= 8

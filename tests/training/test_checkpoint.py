@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fakeimage.config import AugmentParams, ModelParams, TrainParams
-from fakeimage.data.preprocess import Dataset
+from fakeimage.data.dataset import Dataset
 from fakeimage.training.checkpoint import PROGRESS_FILE, Checkpoint, Progress
 from fakeimage.training.train import TrainResult, train_model
 

@@ -18,7 +18,7 @@ from fakeimage.config import (
     NoiseParams,
     ResizeParams,
 )
-from fakeimage.data.preprocess import Dataset
+from fakeimage.data.dataset import Dataset
 from fakeimage.training.degrade import degrade_batch, degrade_image, degrades, down_up_matrices
 from fakeimage.training.pipeline import make_dataset
 

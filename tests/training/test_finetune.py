@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from fakeimage.config import ModelParams, parse_params
+from fakeimage.detector.card import ParentModel
 from fakeimage.errors import UserError
-from fakeimage.models.card import ParentModel
 from fakeimage.models.zoo import seed_cnn
 from fakeimage.training.finetune import Parent, check_compatible, combined_record, mix_back
 

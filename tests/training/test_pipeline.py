@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from fakeimage.config import AugmentParams
-from fakeimage.data.preprocess import Dataset
+from fakeimage.data.dataset import Dataset
 from fakeimage.training.pipeline import gather_augmented, make_dataset, pad_images
 
 N = 40

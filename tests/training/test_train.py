@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from fakeimage.config import AugmentParams, ModelParams, TrainParams
-from fakeimage.data.preprocess import Dataset
+from fakeimage.data.dataset import Dataset
 from fakeimage.hardware import CpuInfo
 from fakeimage.training.pipeline import make_dataset
 from fakeimage.training.train import (

@@ -17,8 +17,6 @@ import numpy as np
 from fakeimage.atomic import write_bytes
 from fakeimage.errors import UserError
 
-TRAINING_IMAGES_FILE = "training_images.npy"
-
 
 def image_digest(pixels: np.ndarray) -> str:
     """The content hash of one decoded image (uint8, 32x32x3)."""

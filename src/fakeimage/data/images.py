@@ -160,7 +160,7 @@ def input_warnings(image: Image.Image) -> list[str]:
 
     The model saw only 32x32 colour photos: dropped frames, gray levels and flattened
     transparency move an input away from them. (Size and shape make an answer uncertain:
-    `fakeimage.models.uncertainty.geometry_reasons`.)
+    `fakeimage.detector.uncertainty.geometry_reasons`.)
     """
     found = []
     frames = getattr(image, "n_frames", 1)

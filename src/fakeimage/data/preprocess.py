@@ -11,8 +11,6 @@ Order of work, and why:
 
 from __future__ import annotations
 
-import hashlib
-import io
 import os
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
@@ -21,13 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from fakeimage.atomic import write_bytes
+from fakeimage.data.dataset import Dataset, fingerprint
 from fakeimage.data.hashes import image_digest
 from fakeimage.data.images import BadImageError, load_model_input
 from fakeimage.data.layout import CLASS_NAMES, LabelledFile, list_labelled_files
 from fakeimage.errors import UserError
 
-SPLIT_NAMES = ("train", "val", "test")
 _EXAMPLES = 5
 
 
@@ -38,12 +35,6 @@ class Decoded:
     pixels: list[np.ndarray] = field(default_factory=list)
     labels: list[int] = field(default_factory=list)
     hashes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Dataset:
-    x: np.ndarray  # (n, 32, 32, 3) uint8
-    y: np.ndarray  # (n,) uint8, 1 = FAKE
 
 
 def _decode_one(item: LabelledFile) -> tuple[np.ndarray | None, str]:
@@ -156,30 +147,6 @@ def make_splits(
             )
         datasets[name] = Dataset(np.stack(split.pixels), np.asarray(split.labels, np.uint8))
     return datasets
-
-
-def save_split(dataset: Dataset, path: Path) -> None:
-    """Write x and y as an uncompressed .npz (fast to load), atomically."""
-    buffer = io.BytesIO()
-    np.savez(buffer, x=dataset.x, y=dataset.y)
-    write_bytes(path, buffer.getvalue())
-
-
-def load_split(path: Path) -> Dataset:
-    if not path.is_file():
-        raise UserError(f"{path} not found: run the preprocess stage first (dvc repro preprocess)")
-    with np.load(path) as arrays:
-        return Dataset(arrays["x"], arrays["y"])
-
-
-def fingerprint(datasets: dict[str, Dataset]) -> str:
-    """A hash of the preprocessed arrays: runs with equal fingerprints saw identical data."""
-    digest = hashlib.sha256()
-    for name in SPLIT_NAMES:
-        digest.update(name.encode())
-        digest.update(datasets[name].x.tobytes())
-        digest.update(datasets[name].y.tobytes())
-    return digest.hexdigest()
 
 
 def preprocess(

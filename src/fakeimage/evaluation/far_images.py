@@ -1,4 +1,4 @@
-"""Images far from CIFAKE, made from what this machine holds: a check of honest answers.
+"""Images far from CIFAKE, made from what this machine holds: a check of the uncertain answers.
 
 `python -m fakeimage.evaluation.far_images OUT` writes a labelled folder with one source per
 kind of image a user may send and CIFAKE never showed, then `fakeimage evaluate --model M
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from fakeimage.config import SyntheticParams
+from fakeimage.config import SyntheticSource
 from fakeimage.data.images import IMAGE_SIZE
 
 SCREEN = (800, 600)
@@ -99,7 +99,7 @@ def build_far_images(out_dir: Path, *, seed: int = 0, per_source: int = 100) -> 
         "REAL/screenshot_full": [draw_graphic(rng, SCREEN) for _ in range(per_source // 4)],
     }
     with tempfile.TemporaryDirectory(prefix="fakeimage-far-") as scratch:
-        settings = SyntheticParams(
+        settings = SyntheticSource(
             train_per_class=max(2 * per_source, 10), test_per_class=per_source, seed=seed
         )
         generate_synthetic(Path(scratch), settings)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
-from fakeimage.models.verdict import predicted_labels
+from fakeimage.detector.verdict import predicted_labels
 
 _EPSILON = 1e-7
 

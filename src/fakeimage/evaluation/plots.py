@@ -14,8 +14,8 @@ import numpy as np
 from sklearn import metrics as skm
 
 from fakeimage.data.layout import CLASS_NAMES
+from fakeimage.detector.verdict import predicted_labels
 from fakeimage.evaluation.metrics import calibration_curve
-from fakeimage.models.verdict import predicted_labels
 
 
 def plot_records(

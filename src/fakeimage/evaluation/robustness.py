@@ -12,7 +12,9 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter
 
+from fakeimage.data.dataset import Dataset
 from fakeimage.data.images import IMAGE_SIZE, to_model_input
+from fakeimage.evaluation.metrics import classification_metrics
 
 Corruption = Callable[[np.ndarray], np.ndarray]
 
@@ -112,3 +114,24 @@ CORRUPTIONS: dict[str, Corruption] = {
     "brightness_1.15": brightness(1.15),
 }
 """The sweep: each name says what and how much (quality, side in pixels, radius, sigma)."""
+
+
+ROBUSTNESS_KEYS = ("accuracy", "f1", "roc_auc", "log_loss")
+
+
+def robustness_table(
+    score: Callable[[np.ndarray], np.ndarray], data: Dataset, threshold: float, bins: int
+) -> dict[str, dict[str, float]]:
+    """Key metrics on each corrupted copy of the data, at the same threshold."""
+    table = {}
+    for name, corrupt in CORRUPTIONS.items():
+        probabilities = score(corrupt(data.x))
+        scores = classification_metrics(data.y, probabilities, threshold, bins)
+        table[name] = {key: scores[key] for key in ROBUSTNESS_KEYS}
+    return table
+
+
+def worst_corruption(table: dict[str, dict[str, float]]) -> tuple[str, float]:
+    """The corruption the detector is least accurate under, and that accuracy."""
+    name = min(table, key=lambda corruption: table[corruption]["accuracy"])
+    return name, table[name]["accuracy"]

@@ -16,13 +16,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fakeimage.atomic import write_bytes
 from fakeimage.data.images import IMAGE_SIZE
+from fakeimage.detector.card import ModelCard, OnnxExport
+from fakeimage.detector.folder import ONNX_FILE, DetectorFolder, write_folder
+from fakeimage.detector.uncertainty import calibrate
+from fakeimage.detector.verdict import is_fake
 from fakeimage.errors import UserError
-from fakeimage.models.card import ONNX_FILE, OnnxExport
-from fakeimage.models.inference import Detector, traced_scores, with_features
-from fakeimage.models.uncertainty import calibrate
-from fakeimage.models.verdict import is_fake
+from fakeimage.models.keras_detector import Detector, load_detector, traced_scores, with_features
 
 OPSET = 17
 PARITY_TOLERANCE = 1e-4
@@ -46,12 +46,13 @@ def onnx_bytes(model: keras.Model, *, flip_tta: bool) -> bytes:
     return proto.SerializeToString()
 
 
-def export_onnx(detector: Detector, path: Path, parity_images: np.ndarray) -> OnnxExport:
-    """Write the detector's ONNX graph to path after checking it against Keras."""
-    from fakeimage.models.onnx_runtime import onnx_session, run_session
+def export_onnx(detector: Detector, parity_images: np.ndarray) -> tuple[bytes, OnnxExport]:
+    """The detector's ONNX graph and its export record, once checked against Keras."""
+    from fakeimage.detector.onnx_runtime import onnx_session, run_session
 
-    graph = onnx_bytes(detector.model, flip_tta=detector.card.flip_tta if detector.card else False)
-    calibration = detector.card.calibration if detector.card else None
+    flip_tta = detector.card.flip_tta
+    graph = onnx_bytes(detector.model, flip_tta=flip_tta)
+    calibration = detector.card.calibration
     raw, features = detector.raw_scores(parity_images)
     onnx_raw, onnx_features = run_session(onnx_session(graph, threads=0), parity_images)
     expected, got = calibrate(calibration, raw), calibrate(calibration, onnx_raw)
@@ -74,11 +75,10 @@ def export_onnx(detector: Detector, path: Path, parity_images: np.ndarray) -> On
             f"the ONNX export of {detector.name} computes features that differ from Keras' "
             f"by more than {PARITY_TOLERANCE:g} of their scale: not exported"
         )
-    write_bytes(path, graph)
-    return OnnxExport(
-        file=path.name,
+    return graph, OnnxExport(
+        file=ONNX_FILE,
         opset=OPSET,
-        flip_tta=detector.card.flip_tta if detector.card else False,
+        flip_tta=flip_tta,
         parity_images=len(parity_images),
         max_abs_difference=difference,
         verdict_changes=changes,
@@ -93,8 +93,8 @@ def parity_images() -> np.ndarray:
     """Validation images to check an export on: the prepared split, else the embedded data."""
     import zipfile
 
+    from fakeimage.data.dataset import load_split
     from fakeimage.data.images import load_model_input
-    from fakeimage.data.preprocess import load_split
     from fakeimage.data.sources.embedded import EMBEDDED_ARCHIVE
     from fakeimage.paths import split_path
 
@@ -105,18 +105,31 @@ def parity_images() -> np.ndarray:
         return np.stack([load_model_input(archive.read(n)) for n in names[:PARITY_IMAGES]])
 
 
-def with_onnx(folder: Path, scratch: Path) -> Path:
+def write_with_onnx(
+    detector: Detector,
+    source: DetectorFolder,
+    target: Path,
+    card: ModelCard,
+    parity_images: np.ndarray,
+) -> DetectorFolder:
+    """Write `source` to `target` with `card` and the detector's ONNX graph, checked first."""
+    graph, record = export_onnx(detector, parity_images)
+    return write_folder(
+        target,
+        card.replace(onnx=record),
+        model=source.model_file,
+        record=source.training_record(),
+        onnx=graph,
+        stats=detector.stats,
+    )
+
+
+def with_onnx(path: Path, scratch: Path) -> Path:
     """The folder itself if it has a checked ONNX graph, else a copy in scratch that has one."""
-    import shutil
-
-    from fakeimage.models.card import ModelCard
-    from fakeimage.models.inference import load_detector
-
-    card = ModelCard.load(folder)
-    if card.onnx is not None and (folder / card.onnx.file).is_file():
-        return folder
-    copy = scratch / folder.name
-    shutil.copytree(folder, copy)
-    record = export_onnx(load_detector(copy), copy / ONNX_FILE, parity_images())
-    card.model_copy(update={"onnx": record}).save(copy)
-    return copy
+    if DetectorFolder(path).has_onnx():
+        return path
+    detector = load_detector(path)
+    copy = write_with_onnx(
+        detector, DetectorFolder(path), scratch / path.name, detector.card, parity_images()
+    )
+    return copy.path

@@ -65,11 +65,6 @@ class Decision:
     reason: str
 
 
-def metric_key(metric: str) -> str:
-    """The MLflow metric the train stage logs for a promote.metric name (best-epoch value)."""
-    return f"best_{metric}"
-
-
 def _per_image_gain(metric: str, labels: np.ndarray, scored: Scored) -> np.ndarray | None:
     """Per-image contributions for metrics that are means (accuracy, log loss), gain-oriented."""
     p = np.clip(scored.probabilities, _EPS, 1 - _EPS)

@@ -1,12 +1,28 @@
-"""The MLflow side of promotion: candidate runs, registry versions, the imported reference.
+"""The one module that talks to MLflow: the tracking store, runs, logged detectors, the registry.
 
-Every model the registry knows has a run whose `detector/` artifacts are a complete model
-folder (model.keras, card.json, training_images.npy), so any version can be downloaded, scored
-and exported the same way, the shipped reference included.
+What a run that carries a detector holds, whoever logs it (train, evaluate, the imported
+reference):
+- params: every setting of params.yaml, flattened (`config.params_to_dict`);
+- metrics: Keras' per-epoch series, the training summary (`TRAINING_METRICS`) and, once
+  evaluated, what `evaluation_metrics` derives from the card;
+- the Keras network logged with `mlflow.keras` (its URI in the `model_uri` tag), which the
+  registry's versions point at;
+- `detector/`: a copy of the detector folder the stage wrote (`fakeimage.detector.folder`), so
+  any version can be downloaded, scored and exported like a local folder;
+- `figures/`: the stage's charts.
+Stages hand their results to each other through DVC; MLflow receives copies. Only promote
+reads from here, and only the champion it challenges.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import subprocess
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,158 +33,333 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from fakeimage.config import params_to_dict
-from fakeimage.data.hashes import TRAINING_IMAGES_FILE
+from fakeimage.detector.card import Lineage, ModelCard, ParentModel
+from fakeimage.detector.folder import (
+    CARD_FILE,
+    MODEL_FILE,
+    DetectorFolder,
+    is_detector_folder,
+    write_card,
+)
 from fakeimage.errors import UserError
-from fakeimage.models.card import CARD_FILE, Lineage, ModelCard
-from fakeimage.models.card_markdown import MARKDOWN_FILE
-from fakeimage.models.inference import MODEL_FILE, load_keras_model
-from fakeimage.registry.promotion import metric_key
-from fakeimage.tracking import model_requirements, provenance_tags
+from fakeimage.hardware import hardware_description
+from fakeimage.paths import project_root, tracking_uri
 
+DETECTOR_ARTIFACTS = "detector"
+FIGURE_ARTIFACTS = "figures"
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+"""The MLflow UI opens an experiment by its kind: model training, not the GenAI overview."""
 MODEL_DESCRIPTION = "CNN that tells AI-generated (FAKE) images from real ones (REAL)."
+TUNED_VAL = "tuned_val"
+"""Prefix of validation scores at the chosen threshold with calibrated probabilities (the
+plain `val_*` metrics are Keras' per-epoch series)."""
 
 
-def best_candidate(
-    client: MlflowClient, experiment_id: str, data_fingerprint: str, metric: str
-) -> Any:
-    """The evaluated run with the best validation metric on this data."""
-    key = metric_key(metric)
-    order = "ASC" if metric.endswith("loss") else "DESC"
-    runs = client.search_runs(
-        [experiment_id],
-        filter_string=(
-            f"tags.data_fingerprint = '{data_fingerprint}' and tags.evaluated = 'true' "
-            "and attributes.status = 'FINISHED'"
-        ),
-        order_by=[f"metrics.{key} {order}", "attributes.start_time ASC"],
-        max_results=50,
-    )
-    runs = [r for r in runs if key in r.data.metrics and "model_uri" in r.data.tags]
-    if not runs:
-        raise UserError("no evaluated run on the current data: run the train and evaluate stages")
-    return runs[0]
+def configure_tracking(experiment: str | None = None) -> str:
+    """Point MLflow at the project's store (see paths.tracking_uri); select the experiment."""
+    # stage output stays ours: no progress bars, no notices about creating tables
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for noisy in ("mlflow", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    if experiment:
+        selected = mlflow.set_experiment(experiment)
+        if selected.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
+            MlflowClient().set_experiment_tag(
+                selected.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND
+            )
+    return uri
 
 
-def aliased_version(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+def _git(*args: str) -> str | None:
     try:
-        return client.get_model_version_by_alias(name, alias)
-    except MlflowException:
+        result = subprocess.run(
+            ["git", *args], capture_output=True, text=True, timeout=10, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
         return None
+    return result.stdout.strip()
 
 
-def has_registered_model(client: MlflowClient, name: str) -> bool:
-    try:
-        client.get_registered_model(name)
-    except MlflowException:
-        return False
-    return True
+def provenance_tags() -> dict[str, str]:
+    """Where a run came from: git commit (and whether the tree was dirty), DVC experiment."""
+    tags = {"project_root": str(project_root()), "hardware": hardware_description()}
+    if commit := _git("rev-parse", "HEAD"):
+        tags["git_commit"] = commit
+        tags["git_dirty"] = str(bool(_git("status", "--porcelain", "--untracked-files=no")))
+    if name := os.environ.get("DVC_EXP_NAME"):
+        tags["dvc_experiment"] = name
+    if baseline := os.environ.get("DVC_EXP_BASELINE_REV"):
+        tags["dvc_baseline_rev"] = baseline
+    return tags
 
 
-def register_run(client: MlflowClient, name: str, run_id: str, model_uri: str) -> str:
-    """The registry version of the run's model, registering it once."""
-    if not has_registered_model(client, name):
-        client.create_registered_model(name, description=MODEL_DESCRIPTION)
-    existing = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
-    if existing:
-        return str(max(int(v.version) for v in existing))
-    # A logged model's URI (models:/m-...) names its id; a tracking server insists on it.
-    logged = model_uri.removeprefix("models:/")
-    model_id = logged if model_uri.startswith("models:/m-") else None
-    version = client.create_model_version(name, model_uri, run_id=run_id, model_id=model_id)
-    return str(version.version)
-
-
-def import_reference(
-    client: MlflowClient, experiment_id: str, name: str, reference_dir: Path
-) -> str:
-    """Log the shipped reference as a run of its own (marked imported) and register it."""
-    card = ModelCard.load(reference_dir)
-    model = load_keras_model(reference_dir / MODEL_FILE)
+def card_tags(card: ModelCard) -> dict[str, str]:
+    """The run tags that say what a detector is: its data, network and how it was trained."""
     tags = {
-        **provenance_tags(),
-        "imported": "true",
-        "imported_from": str(reference_dir),
         "data_fingerprint": card.data.fingerprint,
         "data_source": card.data.source,
         "arch": card.architecture.arch,
         "hardware": card.training.hardware,
         "precision_policy": card.training.precision_policy,
     }
-    with mlflow.start_run(
-        experiment_id=experiment_id, run_name="reference (imported)", tags=tags
-    ) as run:
-        mlflow.log_params(params_to_dict(card.params))
-        mlflow.log_metrics(_card_metrics(card))
-        info = mlflow.keras.log_model(
-            model,
-            name="model",
-            pip_requirements=model_requirements(),
-            signature=mlflow.models.infer_signature(
-                np.zeros((1, 32, 32, 3), np.float32), np.zeros((1, 1), np.float32)
-            ),
-        )
-        mlflow.set_tag("model_uri", info.model_uri)
-        lineage = Lineage(
-            imported=True,
-            imported_from=f"{reference_dir} (trained in MLflow run {card.run_id})",
-        )
-        imported = card.model_copy(
-            update={"run_id": run.info.run_id, "model_uri": info.model_uri, "lineage": lineage}
-        )
-        files = [MODEL_FILE, TRAINING_IMAGES_FILE, MARKDOWN_FILE]
-        if card.uncertainty is not None:
-            files.append(card.uncertainty.feature_file)
-        for file in files:
-            mlflow.log_artifact(str(reference_dir / file), "detector")
-        mlflow.log_text(imported.to_json(), f"detector/{CARD_FILE}")
-    return register_run(client, name, run.info.run_id, info.model_uri)
+    if parent := card.lineage.parent:
+        tags |= parent_tags(parent)
+    return tags
 
 
-def _card_metrics(card: ModelCard) -> dict[str, float]:
-    metrics = {
+def parent_tags(parent: ParentModel) -> dict[str, str]:
+    """A fine-tuned model's run tags naming the model it started from."""
+    tags = {"parent_model": f"{parent.name}@{parent.version}", "parent_location": parent.location}
+    if parent.run_id:
+        tags["parent_run_id"] = parent.run_id
+    return tags
+
+
+@contextmanager
+def training_run(tags: dict[str, str], params: dict[str, Any], resume: str | None) -> Iterator[str]:
+    """A new run with these tags and params, or the run `resume` going on; yields its id."""
+    if resume is not None:
+        active = mlflow.start_run(run_id=resume)
+    else:
+        active = mlflow.start_run(run_name=tags.get("dvc_experiment"), tags=tags)
+    with active:
+        if resume is None:
+            mlflow.log_params(params)
+        yield active.info.run_id
+
+
+def mark_failed(run_id: str) -> None:
+    """End a run that nothing will resume as FAILED (if the store still has it)."""
+    with contextlib.suppress(MlflowException):
+        MlflowClient().set_terminated(run_id, "FAILED")
+
+
+def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
+    """Metrics of the active run (per epoch when `step` is given)."""
+    mlflow.log_metrics({key: float(value) for key, value in metrics.items()}, step=step)
+
+
+def log_keras_model(model: Any, images: np.ndarray, scores: np.ndarray) -> str:
+    """Log the Keras network to the active run, with a signature from sample inputs and
+    outputs and requirements pinned to this environment (given, so MLflow skips its slow
+    inference of them); returns its URI."""
+    info = mlflow.keras.log_model(
+        model,
+        name="model",
+        pip_requirements=_model_requirements(),
+        signature=mlflow.models.infer_signature(
+            np.asarray(images[:2], np.float32), np.asarray(scores[:2], np.float32).reshape(-1, 1)
+        ),
+    )
+    mlflow.set_tag("model_uri", info.model_uri)
+    return info.model_uri
+
+
+def _model_requirements() -> list[str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    requirements = []
+    for package in ("tensorflow-cpu", "tensorflow", "keras"):
+        try:
+            requirements.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            continue
+    return requirements
+
+
+def log_folder(folder: DetectorFolder, figures: Sequence[Path] = ()) -> None:
+    """Copy a detector folder's files (and the stage's figures) into the active run."""
+    for path in folder.files():
+        mlflow.log_artifact(str(path), DETECTOR_ARTIFACTS)
+    for figure in figures:
+        mlflow.log_artifact(str(figure), FIGURE_ARTIFACTS)
+
+
+def evaluation_metrics(card: ModelCard) -> dict[str, float]:
+    """The MLflow metrics of an evaluated card: every score of it, under one naming."""
+    evaluation = card.evaluation
+    if evaluation is None:
+        return {}
+    metrics: dict[str, float] = {"threshold": evaluation.threshold}
+    for prefix, scores in (("test", evaluation.test), (TUNED_VAL, evaluation.val)):
+        for key, value in scores.model_dump().items():
+            if isinstance(value, float):
+                metrics[f"{prefix}_{key}"] = value
+    for corruption, scores in evaluation.robustness.items():
+        metrics |= {f"robust_{corruption}_{key}": value for key, value in scores.items()}
+    if evaluation.robustness:
+        metrics["robust_worst_accuracy"] = min(
+            s["accuracy"] for s in evaluation.robustness.values()
+        )
+    if calibration := evaluation.calibration:
+        metrics["ece_before_calibration"] = calibration.ece_before
+        metrics["ece_after_calibration"] = calibration.ece_after
+    if selective := evaluation.selective:
+        metrics["test_coverage"] = selective.coverage
+        metrics["test_certain_accuracy"] = selective.certain_accuracy
+    return metrics
+
+
+def mirror(
+    card: ModelCard,
+    folder: DetectorFolder,
+    metrics: dict[str, float],
+    tags: dict[str, str],
+    figures: Sequence[Path] = (),
+) -> None:
+    """Copy what a stage wrote (its detector folder, figures, metrics) into the model's run."""
+    if card.run_id is None:
+        raise ValueError(f"{card.label} was not trained in an MLflow run")
+    with mlflow.start_run(run_id=card.run_id):
+        log_metrics(metrics)
+        mlflow.set_tags(tags)
+        log_folder(folder, figures)
+
+
+def record_evaluation(card: ModelCard, folder: DetectorFolder, figures: Sequence[Path]) -> None:
+    """Mirror the evaluate stage's result into the run that trained the model."""
+    if card.evaluation is None:
+        raise ValueError(f"{card.label} has no evaluation to record")
+    robustness = card.evaluation.robustness
+    tags = {"evaluated": "true"}
+    if robustness:
+        tags["robust_worst"] = min(robustness, key=lambda c: robustness[c]["accuracy"])
+    mirror(card, folder, evaluation_metrics(card), tags, figures)
+
+
+@dataclass
+class Registry:
+    """The registered model `name` and its alias: versions, descriptions, downloads."""
+
+    name: str
+    alias: str
+
+    def __post_init__(self) -> None:
+        self.client = MlflowClient()
+
+    def exists(self) -> bool:
+        try:
+            self.client.get_registered_model(self.name)
+        except MlflowException:
+            return False
+        return True
+
+    def champion(self) -> ModelVersion | None:
+        """The version holding the alias, if any."""
+        try:
+            return self.client.get_model_version_by_alias(self.name, self.alias)
+        except MlflowException:
+            return None
+
+    def crown(self, version: str) -> None:
+        self.client.set_registered_model_alias(self.name, self.alias, version)
+
+    def register(self, card: ModelCard) -> str:
+        """The registry version of the card's run, registering it once."""
+        if card.run_id is None or card.model_uri is None:
+            raise UserError(f"{card.label} was never logged to MLflow: run the train stage")
+        if not self.exists():
+            self.client.create_registered_model(self.name, description=MODEL_DESCRIPTION)
+        existing = self.client.search_model_versions(
+            f"name = '{self.name}' and run_id = '{card.run_id}'"
+        )
+        if existing:
+            return str(max(int(v.version) for v in existing))
+        # A logged model's URI (models:/m-...) names its id; a tracking server insists on it.
+        uri = card.model_uri
+        model_id = uri.removeprefix("models:/") if uri.startswith("models:/m-") else None
+        version = self.client.create_model_version(
+            self.name, uri, run_id=card.run_id, model_id=model_id
+        )
+        return str(version.version)
+
+    def describe(self, version: str, card: ModelCard, tags: dict[str, str]) -> None:
+        """A version's description and tags: data, test accuracy, promotion outcome."""
+        test = card.evaluation.test if card.evaluation else None
+        accuracy = f"{test.accuracy:.4f}" if test else "n/a"
+        description = (
+            f"{card.architecture.arch} trained on {card.data.description}; held-out test "
+            f"accuracy {accuracy}. Promotion: {tags.get('promotion_reason', 'n/a')}"
+        )
+        self.client.update_model_version(self.name, version, description=description)
+        base = {"data_source": card.data.source, "test_accuracy": accuracy}
+        for key, value in {**base, **tags}.items():
+            self.client.set_model_version_tag(self.name, version, key, value)
+
+    def import_reference(self, experiment: str, folder: DetectorFolder) -> str:
+        """Log a shipped detector folder as a run of its own (marked imported); its version."""
+        from fakeimage.models.keras_detector import load_keras_model
+
+        card = folder.card()
+        tags = {**provenance_tags(), **card_tags(card), "imported": "true"}
+        tags["imported_from"] = str(folder.path)
+        experiment_id = mlflow.set_experiment(experiment).experiment_id
+        with mlflow.start_run(
+            experiment_id=experiment_id, run_name="reference (imported)", tags=tags
+        ) as run:
+            mlflow.log_params(params_to_dict(card.params))
+            log_metrics(_summary_metrics(card) | evaluation_metrics(card))
+            images = np.zeros((2, 32, 32, 3), np.uint8)
+            uri = log_keras_model(load_keras_model(folder.model_file), images, np.zeros(2))
+            lineage = Lineage(
+                imported=True,
+                imported_from=f"{folder.path} (trained in MLflow run {card.run_id})",
+            )
+            imported = card.replace(run_id=run.info.run_id, model_uri=uri, lineage=lineage)
+            for path in folder.files():
+                if path.name != CARD_FILE:
+                    mlflow.log_artifact(str(path), DETECTOR_ARTIFACTS)
+            mlflow.log_text(imported.to_json(), f"{DETECTOR_ARTIFACTS}/{CARD_FILE}")
+        return self.register(imported)
+
+
+def _summary_metrics(card: ModelCard) -> dict[str, float]:
+    return {
         "parameters": card.architecture.parameters,
         "macs": card.architecture.macs,
         "train_seconds": card.training.seconds,
         "epochs_run": card.training.epochs_run,
     }
-    if card.evaluation:
-        metrics["threshold"] = card.evaluation.threshold
-        for prefix, scores in (("test", card.evaluation.test), ("tuned_val", card.evaluation.val)):
-            for key, value in scores.model_dump().items():
-                if isinstance(value, float):
-                    metrics[f"{prefix}_{key}"] = value
-    return {key: float(value) for key, value in metrics.items()}
 
 
-def download_detector_folder(run_id: str, scratch: Path) -> Path:
-    """The run's detector folder (model, card, training-image record), downloaded."""
+def download_run_folder(run_id: str, scratch: Path) -> DetectorFolder:
+    """The detector folder of a run, downloaded under scratch."""
     try:
-        folder = Path(
-            mlflow.artifacts.download_artifacts(
-                run_id=run_id, artifact_path="detector", dst_path=str(scratch / run_id)
-            )
+        path = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=DETECTOR_ARTIFACTS, dst_path=str(scratch / run_id)
         )
     except MlflowException as exc:
         raise UserError(f"cannot download the model of run {run_id}: {exc.message}") from None
-    if not (folder / CARD_FILE).is_file():
+    if not is_detector_folder(Path(path)) or not (Path(path) / MODEL_FILE).is_file():
         raise UserError(
-            f"run {run_id} has no detector/{CARD_FILE}: it was made by an older version of this "
-            "project; start a new store (move mlflow.db away) or re-run its pipeline"
+            f"run {run_id} has no complete {DETECTOR_ARTIFACTS}/ folder: it was made by an older "
+            "version of this project; start a new store (move mlflow.db away) or re-run it"
         )
+    return DetectorFolder(Path(path))
+
+
+def fetch_detector(uri: str, scratch: Path) -> DetectorFolder:
+    """A registered version (`models:/NAME@ALIAS`, `models:/NAME/VERSION`) or a run's detector
+    (`runs:/RUN_ID`) as a local folder under scratch, its card naming that version."""
+    configure_tracking()
+    client = MlflowClient()
+    try:
+        if uri.startswith("runs:/"):
+            return download_run_folder(uri.removeprefix("runs:/").split("/")[0], scratch)
+        if not uri.startswith("models:/"):
+            raise UserError(f"{uri}: give models:/NAME@ALIAS, models:/NAME/VERSION or runs:/ID")
+        name, _, alias = uri.removeprefix("models:/").partition("@")
+        if alias:
+            version = client.get_model_version_by_alias(name, alias)
+        else:
+            name, _, number = name.partition("/")
+            version = client.get_model_version(name, number)
+    except MlflowException as exc:
+        raise UserError(f"cannot load {uri} from MLflow: {exc.message}") from None
+    folder = download_run_folder(version.run_id, scratch)
+    write_card(folder.path, folder.card().replace(name=name, version=str(version.version)))
     return folder
-
-
-def describe_version(
-    client: MlflowClient, name: str, version: str, card: ModelCard, tags: dict[str, str]
-) -> None:
-    """A registry version's description and tags: data, test accuracy, promotion outcome."""
-    test = card.evaluation.test if card.evaluation else None
-    accuracy = f"{test.accuracy:.4f}" if test else "n/a"
-    description = (
-        f"{card.architecture.arch} trained on {card.data.description}; held-out test accuracy "
-        f"{accuracy}. Promotion: {tags.get('promotion_reason', 'n/a')}"
-    )
-    client.update_model_version(name, version, description=description)
-    base = {"data_source": card.data.source, "test_accuracy": accuracy}
-    for key, value in {**base, **tags}.items():
-        client.set_model_version_tag(name, version, key, value)

@@ -9,5 +9,5 @@
 - `explain`: occlusion-sensitivity maps and their PNG overlays.
 
 Neither server process imports TensorFlow or Keras: models are scored by ONNX Runtime
-(`fakeimage.models.onnx_runtime`).
+(`fakeimage.detector.onnx_runtime`).
 """

@@ -16,21 +16,11 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from fakeimage.data.hashes import TRAINING_IMAGES_FILE
+from fakeimage.detector.card import ModelCard
+from fakeimage.detector.folder import IDENTITY_FILES, DetectorFolder, is_detector_folder
 from fakeimage.errors import UserError
-from fakeimage.models.card import CARD_FILE, ONNX_FILE, ModelCard
-from fakeimage.models.card_markdown import MARKDOWN_FILE
-from fakeimage.models.uncertainty import FEATURE_FILE
 
 STORE_NAME = "fake-image-detector"
-_FOLDER_FILES = (
-    "model.keras",
-    ONNX_FILE,
-    CARD_FILE,
-    TRAINING_IMAGES_FILE,
-    MARKDOWN_FILE,
-    FEATURE_FILE,
-)
 
 
 def bento_tag(folder: Path, card: ModelCard) -> str:
@@ -40,7 +30,7 @@ def bento_tag(folder: Path, card: ModelCard) -> str:
     rule) is a different served model even when its weights are the same.
     """
     hasher = hashlib.sha256()
-    for name in ("model.keras", CARD_FILE):
+    for name in IDENTITY_FILES:
         hasher.update(hashlib.sha256((folder / name).read_bytes()).digest())
     digest = hasher.hexdigest()[:8]
     version = re.sub(r"[^a-z0-9._-]+", "-", card.version.lower())[:40]
@@ -56,17 +46,17 @@ def store_detector(folder: Path, add_onnx: Callable[[Path], Path] | None = None)
     import bentoml
     from bentoml.exceptions import NotFound
 
-    card = ModelCard.load(folder)
+    card = DetectorFolder(folder).card()
     tag = bento_tag(folder, card)
     try:
         bentoml.models.get(tag)
         return tag
     except NotFound:
         pass
-    if (card.onnx is None or not (folder / card.onnx.file).is_file()) and add_onnx:
+    if not DetectorFolder(folder).has_onnx() and add_onnx:
         folder = add_onnx(folder)
-        card = ModelCard.load(folder)
-    if card.onnx is None or not (folder / card.onnx.file).is_file():
+        card = DetectorFolder(folder).card()
+    if not DetectorFolder(folder).has_onnx():
         raise UserError(
             f"{folder} has no ONNX graph to serve: start the service with `fakeimage serve` "
             "(or `make serve`), which exports one, or run `make run`"
@@ -74,9 +64,8 @@ def store_detector(folder: Path, add_onnx: Callable[[Path], Path] | None = None)
     labels = {"registry_version": card.version, "arch": card.architecture.arch}
     metadata = {"name": card.name, "version": card.version, "run_id": card.run_id or ""}
     with bentoml.models.create(tag, labels=labels, metadata=metadata) as stored:
-        for name in _FOLDER_FILES:
-            if (folder / name).is_file():
-                shutil.copyfile(folder / name, Path(stored.path) / name)
+        for path in DetectorFolder(folder).files():
+            shutil.copyfile(path, Path(stored.path) / path.name)
     return tag
 
 
@@ -86,12 +75,12 @@ def local_detector_folder() -> Path:
 
     if requested := os.environ.get("FAKEIMAGE_MODEL"):
         folder = Path(requested)
-        if not (folder / CARD_FILE).is_file():
+        if not is_detector_folder(folder):
             raise UserError(f"FAKEIMAGE_MODEL={requested} is not a model folder with a card")
         return folder
     for folder in (CHAMPION_DIR, REFERENCE_DIR):
         for candidate in (folder, project_root() / folder):
-            if (candidate / CARD_FILE).is_file():
+            if is_detector_folder(candidate):
                 return candidate
     raise UserError("no model to serve: run `make run` (models/champion) or set FAKEIMAGE_MODEL")
 

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from fakeimage.data.images import IMAGE_SIZE
-from fakeimage.models.verdict import is_fake
+from fakeimage.detector.verdict import is_fake
 
 OCCLUSION_PATCH = 8
 OCCLUSION_STRIDE = 2

@@ -8,9 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from fakeimage.models.card import UncertaintyRule
-from fakeimage.models.uncertainty import judge
-from fakeimage.models.verdict import verdict
+from fakeimage.detector.card import UncertaintyRule
+from fakeimage.detector.uncertainty import uncertain_reasons
+from fakeimage.detector.verdict import verdict
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,9 @@ def build_prediction(
     prob_fake = float(prob_fake)
     label, confidence = verdict(prob_fake, model.threshold)
     shown = InputInfo.model_validate(input_info)
-    reasons = judge(model.uncertainty, prob_fake, distance, detail, shown.width, shown.height)
+    reasons = uncertain_reasons(
+        model.uncertainty, prob_fake, distance, detail, shown.width, shown.height
+    )
     fields = {
         "label": label,
         "uncertain": bool(reasons),

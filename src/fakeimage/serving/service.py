@@ -31,8 +31,8 @@ import numpy as np
 from PIL import Image
 from starlette.responses import JSONResponse, Response
 
-from fakeimage.models.onnx_runtime import OnnxDetector, load_onnx_detector
-from fakeimage.models.uncertainty import detail_energy
+from fakeimage.detector.onnx_runtime import OnnxDetector, load_onnx_detector
+from fakeimage.detector.uncertainty import detail_energy
 from fakeimage.serving import explain
 from fakeimage.serving.bento_store import served_model_tag
 from fakeimage.serving.errors import RequestError

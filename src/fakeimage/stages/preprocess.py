@@ -2,7 +2,8 @@
 
 from fakeimage.atomic import write_json
 from fakeimage.config import Params
-from fakeimage.data.preprocess import SPLIT_NAMES, preprocess, save_split
+from fakeimage.data.dataset import SPLIT_NAMES, save_split
+from fakeimage.data.preprocess import preprocess
 from fakeimage.paths import DATA_REPORT, RAW_DIR, split_path
 
 

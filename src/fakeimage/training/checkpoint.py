@@ -12,7 +12,6 @@ fingerprint differs) is discarded, never resumed.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
@@ -54,17 +53,28 @@ class Progress:
     run_id: str | None = None
 
 
+@dataclass(frozen=True)
+class StoppingState:
+    """Early stopping's judgement so far, carried from a checkpoint into a resumed `fit`."""
+
+    best: float | None
+    wait: int
+    best_epoch: int
+    best_weights: list[np.ndarray] | None
+
+
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     """Keras' early stopping, whose state can be carried over into a resumed `fit`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.carried: tuple[float, int, int, list[np.ndarray] | None] | None = None
+        self.carried: StoppingState | None = None
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         super().on_train_begin(logs)
         if self.carried is not None:
-            self.best, self.wait, self.best_epoch, self.best_weights = self.carried
+            self.best, self.wait = self.carried.best, self.carried.wait
+            self.best_epoch, self.best_weights = self.carried.best_epoch, self.carried.best_weights
 
 
 class Checkpoint:
@@ -106,7 +116,9 @@ class Checkpoint:
             variable.assign(value)
         best_path = self.folder / _BEST
         best_weights = _load_arrays(best_path) if best_path.is_file() else None
-        stopping.carried = (progress.best, progress.wait, progress.best_epoch, best_weights)
+        stopping.carried = StoppingState(
+            progress.best, progress.wait, progress.best_epoch, best_weights
+        )
 
     def save(
         self, model: keras.Model, stopping: ResumableEarlyStopping, progress: Progress
@@ -120,7 +132,7 @@ class Checkpoint:
         write_json(self.folder / PROGRESS_FILE, {"fingerprint": self.fingerprint, **fields})
 
     def clear(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+        clear_checkpoint(self.folder)
 
 
 class SaveEachEpoch(keras.callbacks.Callback):
@@ -148,20 +160,23 @@ class SaveEachEpoch(keras.callbacks.Callback):
         self.checkpoint.save(self.model, self.stopping, self.progress)
 
 
+def clear_checkpoint(folder: Path) -> None:
+    """Drop a run's checkpoint once its outputs are written: nothing is left to resume."""
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def resumable_progress(checkpoint: Checkpoint) -> Progress:
     """The progress of an interrupted run of the same params and data, else a fresh start.
 
     A checkpoint left by another run is discarded and its MLflow run marked failed: nothing
     will ever resume it.
     """
+    from fakeimage.registry.store import mark_failed
+
     if progress := checkpoint.progress():
         return progress
     if stale := checkpoint.stale_run_id():
-        import mlflow
-
-        # the run may be gone (another tracking store): then there is nothing to mark
-        with contextlib.suppress(mlflow.exceptions.MlflowException):
-            mlflow.MlflowClient().set_terminated(stale, "FAILED")
+        mark_failed(stale)
     checkpoint.clear()
     return Progress()
 

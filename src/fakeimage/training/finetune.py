@@ -16,10 +16,10 @@ import keras
 import numpy as np
 
 from fakeimage.config import ModelParams
-from fakeimage.data.hashes import TRAINING_IMAGES_FILE, load_training_record
+from fakeimage.detector.card import ParentModel
+from fakeimage.detector.folder import DetectorFolder, is_detector_folder
 from fakeimage.errors import UserError
-from fakeimage.models.card import ParentModel
-from fakeimage.models.inference import load_detector
+from fakeimage.models.keras_detector import load_detector
 
 _SHAPE_KEYS = ("arch", "width", "depth", "stem")
 """The model params that decide the weights' shapes (dropout does not)."""
@@ -38,13 +38,22 @@ class Parent:
 
 def load_parent(location: str) -> Parent:
     """The detector at a model folder or an MLflow `models:/`/`runs:/` URI."""
-    detector = load_detector(location)
-    card = detector.card
-    if card is None:
+    if location.startswith(("models:/", "runs:/")):
+        from fakeimage.registry.store import fetch_detector
+
+        with tempfile.TemporaryDirectory(prefix="fakeimage-parent-") as scratch:
+            return _parent(fetch_detector(location, Path(scratch)), location)
+    if not is_detector_folder(Path(location)):
         raise UserError(
-            f"train.init_from: {location} has no model card; give a model folder "
+            f"train.init_from: {location} is not a model folder; give a model folder "
             "(models/champion, models/reference) or a models:/ URI"
         )
+    return _parent(DetectorFolder(Path(location)), location)
+
+
+def _parent(folder: DetectorFolder, location: str) -> Parent:
+    detector = load_detector(folder.path)
+    card = detector.card
     record = ParentModel(
         location=location,
         name=card.name,
@@ -53,28 +62,7 @@ def load_parent(location: str) -> Parent:
         data_source=card.data.source,
         data_fingerprint=card.data.fingerprint,
     )
-    return Parent(
-        detector.model, record, _training_images(location, card.run_id), card.params["model"]
-    )
-
-
-def _training_images(location: str, run_id: str | None) -> np.ndarray:
-    folder = Path(location)
-    if folder.is_dir():
-        path = folder / TRAINING_IMAGES_FILE
-        return load_training_record(path) if path.is_file() else np.zeros(0, np.uint64)
-    if run_id is None:
-        return np.zeros(0, np.uint64)
-    import mlflow
-
-    with tempfile.TemporaryDirectory() as scratch:
-        try:
-            path = mlflow.artifacts.download_artifacts(
-                f"runs:/{run_id}/detector/{TRAINING_IMAGES_FILE}", dst_path=scratch
-            )
-        except Exception:  # an old run without the record: nothing to exclude
-            return np.zeros(0, np.uint64)
-        return load_training_record(Path(path))
+    return Parent(detector.model, record, folder.training_record(), card.params["model"])
 
 
 def check_compatible(parent: Parent, params: ModelParams) -> None:

@@ -18,8 +18,8 @@ import numpy as np
 import tensorflow as tf
 
 from fakeimage.config import AugmentParams
+from fakeimage.data.dataset import Dataset
 from fakeimage.data.images import IMAGE_SIZE
-from fakeimage.data.preprocess import Dataset
 from fakeimage.training.degrade import degrade_batch, degrades
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from fakeimage.config import ModelParams, TrainParams
-from fakeimage.data.preprocess import Dataset
+from fakeimage.data.dataset import Dataset
 from fakeimage.hardware import CpuInfo, cpu_info
 from fakeimage.models.zoo import build_model, precision
 from fakeimage.training.checkpoint import (
@@ -202,8 +202,9 @@ def train_model(
         ).history
         history = progress.history if checkpoint else fitted
     else:  # killed after its last epoch: nothing left to train but fit's final step
-        if early_stopping.carried is not None and early_stopping.carried[3] is not None:
-            model.set_weights(early_stopping.carried[3])
+        carried = early_stopping.carried
+        if carried is not None and carried.best_weights is not None:
+            model.set_weights(carried.best_weights)
         history = progress.history
     if parent is not None:
         mix_back(model, parent, params.parent_weight)

@@ -18,15 +18,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from fakeimage.atomic import write_bytes, write_text
-from fakeimage.data.hashes import (
-    TRAINING_IMAGES_FILE,
-    image_digest,
-    save_training_record,
-    training_record,
-)
+from fakeimage.data.dataset import fingerprint
+from fakeimage.data.hashes import image_digest, training_record
 from fakeimage.data.layout import CLASS_NAMES, list_labelled_files
-from fakeimage.data.preprocess import decode_files, deduplicate, fingerprint, make_splits
+from fakeimage.data.preprocess import decode_files, deduplicate, make_splits
 from fakeimage.data.sources.archives import extract_archive
 from fakeimage.errors import UserError
 
@@ -58,16 +56,13 @@ def embedded_checksum() -> str:
 
 def build_embedded_archive(
     train_zip: Path,
-    reference_dir: Path,
     settings: SplitSettings,
     *,
     per_class: int = PER_CLASS,
     output: Path = EMBEDDED_ARCHIVE,
-) -> dict[str, int]:
-    """Rebuild the embedded archive from the official train split; return counts per folder.
-
-    Also (re)writes the reference's training-image record, which the same split yields.
-    """
+) -> tuple[dict[str, int], np.ndarray]:
+    """Rebuild the embedded archive from the official train split; return counts per folder
+    and the reference's training-image record, which the same split yields."""
     with tempfile.TemporaryDirectory(prefix="fakeimage-embedded-") as scratch:
         extracted = Path(scratch) / "train-split"
         print(f"embedded-data: extracting {train_zip}", flush=True)
@@ -95,9 +90,7 @@ def build_embedded_archive(
                 f"{train_zip} with the reference's split settings does not reproduce the "
                 "reference's data fingerprint: it is not the official CIFAKE train split"
             )
-        save_training_record(
-            reference_dir / TRAINING_IMAGES_FILE, training_record(datasets["train"].x)
-        )
+        record = training_record(datasets["train"].x)
         test = datasets["test"]
         by_class: dict[int, list[str]] = defaultdict(list)
         for pixels, label in zip(test.x, test.y, strict=True):
@@ -114,7 +107,7 @@ def build_embedded_archive(
                 counts[folder] = len(part)
                 members += [(f"{folder}/{file_of[d].name}", file_of[d]) for d in part]
         _write_zip(output, sorted(members))
-    return counts
+    return counts, record
 
 
 def _write_zip(output: Path, members: list[tuple[str, Path]]) -> None:

@@ -1,6 +1,6 @@
 """Choosing, on validation, how probabilities are calibrated and when an answer is uncertain.
 
-The served side of these rules is `fakeimage.models.uncertainty`; this module fits them
+The served side of these rules is `fakeimage.detector.uncertainty`; this module fits them
 (evaluate stage) and measures what they cost: coverage and accuracy on the certain answers.
 """
 
@@ -10,11 +10,11 @@ import numpy as np
 from sklearn.covariance import LedoitWolf
 from sklearn.linear_model import LogisticRegression
 
-from fakeimage.data.preprocess import Dataset
+from fakeimage.data.dataset import Dataset
+from fakeimage.detector.card import Calibration, Selective, UncertaintyRule
+from fakeimage.detector.uncertainty import FeatureStats, calibrate, logit, uncertain_by_reason
+from fakeimage.detector.verdict import predicted_labels
 from fakeimage.evaluation.metrics import expected_calibration_error
-from fakeimage.models.card import Calibration, Selective, UncertaintyRule
-from fakeimage.models.uncertainty import FeatureStats, calibrate, logit, uncertain_marks
-from fakeimage.models.verdict import predicted_labels
 
 
 def fit_calibration(labels: np.ndarray, raw: np.ndarray, bins: int = 15) -> Calibration:
@@ -27,7 +27,7 @@ def fit_calibration(labels: np.ndarray, raw: np.ndarray, bins: int = 15) -> Cali
     before = expected_calibration_error(labels, np.asarray(raw, np.float64), bins)
     record = Calibration(scale=scale, bias=bias, ece_before=before, ece_after=0.0)
     after = expected_calibration_error(labels, calibrate(record, raw), bins)
-    return record.model_copy(update={"ece_after": after})
+    return record.replace(ece_after=after)
 
 
 def feature_sample(data: Dataset, size: int, seed: int) -> Dataset:
@@ -94,12 +94,10 @@ def choose_rule(
         val_share=0.0,
         val_shares={},
     )
-    marks = uncertain_marks(draft, prob_fake, distance, detail)
-    return draft.model_copy(
-        update={
-            "val_share": float(np.logical_or.reduce(list(marks.values())).mean()),
-            "val_shares": {code: float(mark.mean()) for code, mark in marks.items()},
-        }
+    by_reason = uncertain_by_reason(draft, prob_fake, distance, detail)
+    return draft.replace(
+        val_share=float(np.logical_or.reduce(list(by_reason.values())).mean()),
+        val_shares={code: float(mark.mean()) for code, mark in by_reason.items()},
     )
 
 
@@ -132,7 +130,7 @@ def _width(gaps: np.ndarray, count: int) -> float:
     return float(gaps[-1]) + 1.0 if len(gaps) else 0.0
 
 
-def selective_scores(
+def certain_answer_scores(
     labels: np.ndarray, prob_fake: np.ndarray, uncertain: np.ndarray, threshold: float
 ) -> Selective:
     """Coverage (share of certain answers) and the accuracy on certain and uncertain ones."""

@@ -1,14 +1,13 @@
 """The Markdown model card: what a detector is, what it was trained on, how well it does, where
-it fails. Rendered from the typed card (`fakeimage.models.card.ModelCard`) whenever a model
+it fails. Rendered from the typed card (`fakeimage.detector.card.ModelCard`) whenever a model
 folder is exported."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fakeimage.models.card import ModelCard, SplitCounts
-
-MARKDOWN_FILE = "MODEL_CARD.md"
+from fakeimage.config import params_to_dict
+from fakeimage.detector.card import ModelCard, SplitCounts
 
 LIMITS = """\
 - It sees 32x32 RGB images only. Larger inputs are down-scaled with area averaging, which
@@ -36,14 +35,6 @@ def _number(value: Any) -> str:
 def _splits_table(splits: dict[str, SplitCounts]) -> str:
     rows = [[name, f"{s.REAL:,}", f"{s.FAKE:,}", f"{s.total:,}"] for name, s in splits.items()]
     return _table(rows, ["split", "REAL", "FAKE", "total"])
-
-
-def _flat_params(params: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    rows: list[tuple[str, Any]] = []
-    for key, value in params.items():
-        name = f"{prefix}{key}"
-        rows += _flat_params(value, f"{name}.") if isinstance(value, dict) else [(name, value)]
-    return rows
 
 
 def _lineage(card: ModelCard) -> str:
@@ -80,7 +71,7 @@ def render_model_card(card: ModelCard) -> str:
     workers = f"{training.workers} workers of " if training.workers > 1 else ""
     policy = training.precision_policy
     mirror = ", averaged over the image and its mirror" if evaluation.flip_tta else ""
-    param_rows = [[key, f"`{value}`"] for key, value in sorted(_flat_params(card.params))]
+    param_rows = [[key, f"`{value}`"] for key, value in sorted(params_to_dict(card.params).items())]
     return f"""# Model card: {card.name} (version {card.version})
 
 A convolutional network that tells AI-generated images (FAKE) from real photographs (REAL).

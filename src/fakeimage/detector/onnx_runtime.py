@@ -2,7 +2,8 @@
 
 Imports neither TensorFlow nor Keras, so a server process holds only ONNX Runtime and the
 model. A detector folder carries `model.onnx` (written by `fakeimage.models.export` when a
-model is exported) beside its card; the card says which threshold turns scores into verdicts.
+model is exported, see `fakeimage.detector.folder`) beside its card; the card says which
+threshold turns scores into verdicts.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from fakeimage.detector.card import ModelCard
+from fakeimage.detector.folder import DetectorFolder
+from fakeimage.detector.scoring import CardedDetector
+from fakeimage.detector.uncertainty import FeatureStats
 from fakeimage.errors import UserError
-from fakeimage.models.card import ModelCard
-from fakeimage.models.scoring import CardedDetector, load_feature_stats
-from fakeimage.models.uncertainty import FeatureStats
 
 _IMAGE_SHAPE = (32, 32, 3)
 _CHUNK = 512
@@ -58,23 +60,24 @@ class OnnxDetector(CardedDetector):
 
     session: Any
     card: ModelCard
-    stats: FeatureStats | None = None
+    stats: FeatureStats | None
 
     def raw_scores(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return run_session(self.session, images)
 
 
-def load_onnx_detector(folder: Path, threads: int = 0) -> OnnxDetector:
-    card = ModelCard.load(folder)
-    if card.onnx is None or not (folder / card.onnx.file).is_file():
+def load_onnx_detector(path: Path, threads: int = 0) -> OnnxDetector:
+    folder = DetectorFolder(path)
+    card = folder.card()
+    if not folder.has_onnx():
         raise UserError(
-            f"{folder} has no ONNX graph: export one with `make run` (promote writes "
-            "models/champion with it) or `fakeimage export-onnx --model FOLDER`"
+            f"{path} has no ONNX graph: `make run` writes models/champion with one, and "
+            "`fakeimage serve` or `fakeimage predict` export one on the way"
         )
-    session = onnx_session(folder / card.onnx.file, threads)
+    session = onnx_session(folder.onnx_file, threads)
     if len(session.get_outputs()) != 2:
         raise UserError(
-            f"{folder / card.onnx.file} is an ONNX graph of an older version (no feature "
-            "output): re-export it with `make run`"
+            f"{folder.onnx_file} is an ONNX graph of an older version (no feature output): "
+            "re-export it with `make run`"
         )
-    return OnnxDetector(session, card, load_feature_stats(folder, card))
+    return OnnxDetector(session, card, folder.feature_stats(card))

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from fakeimage.models.card import Calibration
-from fakeimage.models.uncertainty import (
+from fakeimage.detector.card import Calibration
+from fakeimage.detector.uncertainty import (
     FeatureStats,
     calibrate,
     detail_energy,
     geometry_reasons,
-    judge,
     logit,
+    uncertain_reasons,
 )
 from tests.cards import make_rule
 
@@ -72,11 +72,11 @@ def test_geometry_reasons(size: tuple[int, int], codes: list[str]) -> None:
 
 
 def test_judge_names_every_reason_and_a_certain_answer_has_none() -> None:
-    assert judge(RULE, 0.95, 1.0, 30.0, 32, 32) == []
-    assert [r.code for r in judge(RULE, 0.5, 1.0, 30.0, 32, 32)] == ["near_threshold"]
-    assert [r.code for r in judge(RULE, 0.95, 1.0, 1.0, 32, 32)] == ["little_detail"]
-    assert [r.code for r in judge(RULE, 0.95, 9.0, 30.0, 32, 32)] == ["unfamiliar"]
-    everything = judge(RULE, 0.55, 9.0, 1.0, 640, 480)
+    assert uncertain_reasons(RULE, 0.95, 1.0, 30.0, 32, 32) == []
+    assert [r.code for r in uncertain_reasons(RULE, 0.5, 1.0, 30.0, 32, 32)] == ["near_threshold"]
+    assert [r.code for r in uncertain_reasons(RULE, 0.95, 1.0, 1.0, 32, 32)] == ["little_detail"]
+    assert [r.code for r in uncertain_reasons(RULE, 0.95, 9.0, 30.0, 32, 32)] == ["unfamiliar"]
+    everything = uncertain_reasons(RULE, 0.55, 9.0, 1.0, 640, 480)
     assert [r.code for r in everything] == [
         "too_large",
         "not_square",
@@ -87,4 +87,4 @@ def test_judge_names_every_reason_and_a_certain_answer_has_none() -> None:
     assert all(r.message for r in everything)
     assert "0.55" in everything[2].message
     # a model without a rule (an older card) still knows what it cannot see
-    assert [r.code for r in judge(None, 0.5, np.nan, 0.0, 640, 640)] == ["too_large"]
+    assert [r.code for r in uncertain_reasons(None, 0.5, np.nan, 0.0, 640, 640)] == ["too_large"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fakeimage.models.verdict import is_fake, predicted_labels, verdict
+from fakeimage.detector.verdict import is_fake, predicted_labels, verdict
 
 
 def test_verdict_uses_the_threshold_and_reports_confidence_of_the_label() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fakeimage.models.card import Lineage
-from fakeimage.models.card_markdown import LIMITS, render_model_card
+from fakeimage.detector.card import Lineage
+from fakeimage.detector.markdown import LIMITS, render_model_card
 from tests.cards import TEST_SCORES, make_card
 
 

@@ -6,16 +6,17 @@ from pathlib import Path
 
 import pytest
 
+from fakeimage.detector.card import ModelCard
+from fakeimage.detector.folder import CARD_FILE, DetectorFolder, write_card
 from fakeimage.errors import UserError
-from fakeimage.models.card import ModelCard
 from fakeimage.paths import REFERENCE_DIR
 from tests.cards import make_card
 
 
 def test_card_round_trips_exactly(tmp_path: Path) -> None:
     card = make_card()
-    card.save(tmp_path)
-    loaded = ModelCard.load(tmp_path)
+    write_card(tmp_path, card)
+    loaded = DetectorFolder(tmp_path).card()
     assert loaded == card
     assert loaded.to_json() == card.to_json()
     assert loaded.params["train"]["learning_rate"] == 0.001  # nested and typed, not text
@@ -35,21 +36,21 @@ def test_synthetic_data_is_not_real_data() -> None:
 
 def test_unknown_or_wrong_typed_keys_are_one_clear_line(tmp_path: Path) -> None:
     text = make_card().to_json()
-    (tmp_path / "card.json").write_text(text.replace('"version": "3"', '"version": 3'))
+    (tmp_path / CARD_FILE).write_text(text.replace('"version": "3"', '"version": 3'))
     with pytest.raises(UserError, match="version"):
-        ModelCard.load(tmp_path)
-    (tmp_path / "card.json").write_text(text.replace('"alias"', '"aliases"'))
+        DetectorFolder(tmp_path).card()
+    (tmp_path / CARD_FILE).write_text(text.replace('"alias"', '"aliases"'))
     with pytest.raises(UserError, match="aliases"):
-        ModelCard.load(tmp_path)
+        DetectorFolder(tmp_path).card()
 
 
 def test_missing_card_names_the_folder(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=str(tmp_path)):
-        ModelCard.load(tmp_path)
+        DetectorFolder(tmp_path).card()
 
 
 def test_the_shipped_reference_card_loads_and_round_trips() -> None:
-    text = (REFERENCE_DIR / "card.json").read_text()
+    text = (REFERENCE_DIR / CARD_FILE).read_text()
     card = ModelCard.from_json(text)
     assert card.to_json() == text
     assert card.data.is_real and card.evaluation is not None

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fakeimage.evaluation.evaluate import load_labelled_images, source_report, uncertain_images
 from fakeimage.evaluation.far_images import build_far_images
-from fakeimage.models.inference import load_detector
+from fakeimage.evaluation.folders import load_labelled_images, source_report, uncertain_images
+from fakeimage.models.keras_detector import load_detector
 from fakeimage.paths import REFERENCE_DIR
 from repo_copy import REPO_ROOT, SAMPLE
 

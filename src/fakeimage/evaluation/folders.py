@@ -1,45 +1,28 @@
-"""Scoring a detector on labelled data: the code behind the evaluate stage and the CLI."""
+"""Evaluating a detector on a folder of labelled images: what `fakeimage evaluate` runs.
+
+Sub-folders of REAL/ and FAKE/ are sources, reported one by one beside the totals.
+"""
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from fakeimage.data.dataset import Dataset, load_split
 from fakeimage.data.images import IMAGE_SIZE, BadImageError, decode_image, to_model_input
 from fakeimage.data.layout import CLASS_NAMES, list_labelled_files
-from fakeimage.data.preprocess import Dataset, load_split
 from fakeimage.data.sources.archives import extract_archive
+from fakeimage.detector.card import UncertaintyRule
+from fakeimage.detector.scoring import Assessment, CardedDetector
+from fakeimage.detector.uncertainty import uncertain_reasons
+from fakeimage.detector.verdict import predicted_labels
 from fakeimage.errors import UserError
 from fakeimage.evaluation.metrics import classification_metrics
-from fakeimage.evaluation.robustness import CORRUPTIONS
-from fakeimage.models.card import UncertaintyRule
-from fakeimage.models.scoring import Assessment
-from fakeimage.models.uncertainty import judge
-from fakeimage.models.verdict import predicted_labels
-
-ROBUSTNESS_KEYS = ("accuracy", "f1", "roc_auc", "log_loss")
-
-
-def robustness_table(
-    score: Callable[[np.ndarray], np.ndarray], data: Dataset, threshold: float, bins: int
-) -> dict[str, dict[str, float]]:
-    """Key metrics on each corrupted copy of the data, at the same threshold."""
-    table = {}
-    for name, corrupt in CORRUPTIONS.items():
-        probabilities = score(corrupt(data.x))
-        scores = classification_metrics(data.y, probabilities, threshold, bins)
-        table[name] = {key: scores[key] for key in ROBUSTNESS_KEYS}
-    return table
-
-
-def worst_corruption(table: dict[str, dict[str, float]]) -> tuple[str, float]:
-    """The corruption the detector is least accurate under, and that accuracy."""
-    name = min(table, key=lambda corruption: table[corruption]["accuracy"])
-    return name, table[name]["accuracy"]
+from fakeimage.evaluation.robustness import robustness_table, worst_corruption
 
 
 @dataclass(frozen=True)
@@ -97,7 +80,9 @@ def uncertain_images(
     return [
         [
             reason.code
-            for reason in judge(rule, float(prob), float(distance), float(detail), int(w), int(h))
+            for reason in uncertain_reasons(
+                rule, float(prob), float(distance), float(detail), int(w), int(h)
+            )
         ]
         for prob, distance, detail, (w, h) in zip(
             assessment.prob_fake, assessment.distance, assessment.detail, sizes, strict=True
@@ -139,4 +124,39 @@ def source_report(
         if name != "all":
             row["recall"] = row["accuracy"]  # one class per source: the share found
         report[name] = row
+    return report
+
+
+def evaluate_folder(
+    detector: CardedDetector,
+    location: Path,
+    *,
+    threshold: float | None = None,
+    robustness: bool = False,
+) -> dict[str, Any]:
+    """The full report of `fakeimage evaluate`: scores, uncertain answers, per-source rows and,
+    on request, the corruption sweep; at the detector's threshold unless one is given."""
+    images = load_labelled_images(location)
+    data = images.data
+    threshold = detector.threshold if threshold is None else threshold
+    assessment = detector.assess(data.x)
+    reasons = uncertain_images(detector.card.uncertainty, assessment, images.sizes)
+    uncertain = np.array([bool(codes) for codes in reasons])
+    sources = source_report(data.y, assessment.prob_fake, uncertain, images.sources, threshold)
+    report: dict[str, Any] = {
+        "bad_files": images.bad_files,
+        **classification_metrics(data.y, assessment.prob_fake, threshold),
+        "coverage": 1.0 - float(uncertain.mean()),
+        "certain_accuracy": sources["all"]["certain_accuracy"],
+        "reasons": {
+            code: sum(code in r for r in reasons)
+            for code in sorted({c for r in reasons for c in r})
+        },
+        "sources": sources,
+    }
+    if robustness:
+        report["robustness"] = robustness_table(detector.predict_proba, data, threshold, 15)
+        report["worst_corruption"], report["worst_accuracy"] = worst_corruption(
+            report["robustness"]
+        )
     return report

@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fakeimage.evaluation.evaluate import load_labelled_images, source_report
-from fakeimage.evaluation.metrics import expected_calibration_error
-from fakeimage.evaluation.uncertainty import (
+from fakeimage.detector.uncertainty import calibrate, uncertain_by_reason
+from fakeimage.evaluation.fitting import (
+    certain_answer_scores,
     choose_rule,
     coverage_curve,
     fit_calibration,
     fit_feature_stats,
-    selective_scores,
 )
-from fakeimage.models.uncertainty import calibrate, uncertain_marks
+from fakeimage.evaluation.folders import load_labelled_images, source_report
+from fakeimage.evaluation.metrics import expected_calibration_error
 
 
 def _overconfident(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -65,10 +65,10 @@ def test_the_rule_keeps_the_uncertain_share_within_budget() -> None:
     low, high = rule.band
     assert low < 0.5 < high
     assert 0.028 <= rule.val_share <= 0.03
-    marks = uncertain_marks(rule, prob, distance, detail)
-    assert abs(marks["unfamiliar"].mean() - 0.005) < 0.001
-    assert abs(marks["little_detail"].mean() - 0.005) < 0.001
-    assert rule.val_shares["near_threshold"] == marks["near_threshold"].mean()
+    by_reason = uncertain_by_reason(rule, prob, distance, detail)
+    assert abs(by_reason["unfamiliar"].mean() - 0.005) < 0.001
+    assert abs(by_reason["little_detail"].mean() - 0.005) < 0.001
+    assert rule.val_shares["near_threshold"] == by_reason["near_threshold"].mean()
     # the band takes what the limits leave: nearly all of the 3% without them
     alone = _rule(labels, prob, distance, detail, share=0.03, limits=0.0)
     assert alone.band[0] < low and alone.band[1] > high
@@ -100,7 +100,7 @@ def test_selective_scores_and_the_coverage_curve() -> None:
     labels = np.array([1, 1, 0, 0, 1, 0])
     prob = np.array([0.99, 0.55, 0.45, 0.02, 0.3, 0.9])  # the last two are wrong
     uncertain = np.array([False, True, True, False, False, False])
-    scores = selective_scores(labels, prob, uncertain, 0.5)
+    scores = certain_answer_scores(labels, prob, uncertain, 0.5)
     assert scores.coverage == 4 / 6
     assert scores.certain_accuracy == 2 / 4 and scores.uncertain_accuracy == 1.0
     curve = coverage_curve(labels, prob, 0.5, points=6)

@@ -8,21 +8,21 @@ run; evaluation, promotion, serving, the page and the Markdown renderer all read
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from fakeimage.atomic import write_text
 from fakeimage.errors import UserError
 
-CARD_FILE = "card.json"
-ONNX_FILE = "model.onnx"
 SYNTHETIC_SOURCE = "synthetic"
 
 
 class _Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with `changes`, validated as a new record (`model_copy(update=)` is not)."""
+        return type(self).model_validate({**dict(self), **changes})
 
 
 class Scores(_Record):
@@ -228,13 +228,3 @@ class ModelCard(_Record):
             raise UserError(
                 f"{where}: {key}: {first['msg']} (not a model card of this version)"
             ) from None
-
-    def save(self, folder: Path) -> None:
-        write_text(folder / CARD_FILE, self.to_json())
-
-    @classmethod
-    def load(cls, folder: Path) -> ModelCard:
-        path = folder / CARD_FILE
-        if not path.is_file():
-            raise UserError(f"{path} not found: a model folder carries its card (dvc repro)")
-        return cls.from_json(path.read_text(), str(path))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fakeimage.config import ModelParams
-from fakeimage.models.inference import Detector, make_forward
+from fakeimage.models.keras_detector import Detector, make_forward
 from fakeimage.models.zoo import seed_cnn
 from tests.cards import make_card
 
@@ -49,12 +49,9 @@ def test_forward_handles_empty_and_rejects_wrong_shapes(model) -> None:
 
 def test_detector_uses_flip_tta_from_its_card(model) -> None:
     images = np.random.default_rng(1).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
-    plain = Detector(model).predict_proba(images)
     card = make_card()
-    flipping = card.model_copy(
-        update={"evaluation": card.evaluation.model_copy(update={"flip_tta": True})}
-    )
+    plain = Detector(model, card).predict_proba(images)
+    flipping = card.replace(evaluation=card.evaluation.replace(flip_tta=True))
     averaged = Detector(model, flipping).predict_proba(images)
-    np.testing.assert_allclose(
-        averaged, (plain + Detector(model).predict_proba(images[:, :, ::-1])) / 2, atol=1e-6
-    )
+    mirrored = Detector(model, card).predict_proba(images[:, :, ::-1])
+    np.testing.assert_allclose(averaged, (plain + mirrored) / 2, atol=1e-6)

@@ -23,10 +23,9 @@ import numpy as np
 
 from fakeimage.atomic import write_bytes
 from fakeimage.data.images import DOWNSCALE_LIMIT, IMAGE_SIZE, MAX_ASPECT, UPSCALE_LIMIT
-from fakeimage.models.card import Calibration, UncertaintyRule
+from fakeimage.detector.card import Calibration, UncertaintyRule
 
 _EPSILON = 1e-7
-FEATURE_FILE = "features.npz"
 
 
 def logit(probabilities: np.ndarray) -> np.ndarray:
@@ -132,7 +131,7 @@ def _messages(rule: UncertaintyRule, prob_fake: float) -> dict[str, str]:
     }
 
 
-def uncertain_marks(
+def uncertain_by_reason(
     rule: UncertaintyRule, prob_fake: np.ndarray, distance: np.ndarray, detail: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Per reason, which 32x32 inputs it marks uncertain (element-wise over a dataset)."""
@@ -145,7 +144,7 @@ def uncertain_marks(
     }
 
 
-def judge(
+def uncertain_reasons(
     rule: UncertaintyRule | None,
     prob_fake: float,
     distance: float,
@@ -157,6 +156,8 @@ def judge(
     found = geometry_reasons(width, height)
     if rule is None:
         return found
-    marks = uncertain_marks(rule, np.array([prob_fake]), np.array([distance]), np.array([detail]))
+    by_reason = uncertain_by_reason(
+        rule, np.array([prob_fake]), np.array([distance]), np.array([detail])
+    )
     messages = _messages(rule, prob_fake)
-    return found + [Reason(code, messages[code]) for code, mark in marks.items() if mark[0]]
+    return found + [Reason(code, messages[code]) for code, mark in by_reason.items() if mark[0]]
