@@ -10,8 +10,12 @@ import yaml
 from pydantic import ValidationError
 
 from fakeimage.config import (
+    ArchiveSource,
     DataParams,
+    EmbeddedSource,
+    KaggleSource,
     Params,
+    SyntheticSource,
     load_params,
     params_to_dict,
     parse_params,
@@ -50,7 +54,7 @@ def _flatten(mapping: dict, prefix: str = "") -> set[str]:
 def test_the_repository_params_load() -> None:
     params = load_params(REPO_PARAMS)
     assert isinstance(params, Params)
-    assert params.data.source == "embedded"  # the real CIFAKE subset in data/embedded
+    assert params.data.source == EmbeddedSource()  # the real CIFAKE subset in data/embedded
     assert isinstance(params.train.learning_rate, float)
     assert isinstance(params.train.epochs, int)
     assert isinstance(params.train.augment.flip, bool)
@@ -78,7 +82,8 @@ def test_partial_file_keeps_other_defaults(tmp_path: Path) -> None:
     [
         ({"dat": {}}, "dat"),
         ({"data": {"sourc": "archive"}}, "data.sourc"),
-        ({"data": {"synthetic": {"seeds": 1}}}, "data.synthetic.seeds"),
+        ({"data": {"source": {"kind": "synthetic", "seeds": 1}}}, "data.source.seeds"),
+        ({"data": {"path": "cifake.zip"}}, "data.path"),  # params.yaml before data.source.kind
         ({"train": {"augment": {"flip": True, "rotate": 10}}}, "train.augment.rotate"),
     ],
 )
@@ -90,6 +95,13 @@ def test_unknown_keys_are_named(raw: dict, key: str) -> None:
 def test_unknown_key_lists_the_known_ones() -> None:
     message = _error({"data": {"sourc": "archive"}})
     assert "source" in message and "split_seed" in message
+
+
+def test_unknown_key_in_a_source_lists_that_kind_s_keys() -> None:
+    message = _error({"data": {"source": {"kind": "archive", "pth": "a.zip"}}})
+    assert message == (
+        "params.yaml: unknown key 'data.source.pth' (known here: kind, path, sha256)"
+    )  # and not "data.source.path is not set", which the typo also causes
 
 
 def test_unknown_keys_of_mixed_types_are_a_user_error() -> None:
@@ -107,7 +119,10 @@ def test_unknown_keys_of_mixed_types_are_a_user_error() -> None:
         ({"train": {"learning_rate": False}}, "train.learning_rate must be float, got bool"),
         ({"train": {"mixed_precision": "yes"}}, "train.mixed_precision must be bool"),
         ({"train": {"mixed_precision": 1}}, "train.mixed_precision must be bool, got int"),
-        ({"data": {"path": 5}}, "data.path must be str, got int 5"),
+        (
+            {"data": {"source": {"kind": "archive", "path": 5}}},
+            "data.source.path must be str, got int 5",
+        ),
         ({"mlflow": {"experiment": ["a"]}}, "mlflow.experiment must be str, got list"),
     ],
 )
@@ -115,13 +130,34 @@ def test_wrong_types_are_rejected(raw: dict, needle: str) -> None:
     assert needle in _error(raw)
 
 
-def test_floats_as_dvc_writes_them_are_accepted(tmp_path: Path) -> None:
+def _overridden(tmp_path: Path, overrides: list[str]) -> Path:
+    """params.yaml after `dvc exp run -S` applied `overrides` to it (in a copy)."""
     from dvc.utils.hydra import apply_overrides
 
     path = tmp_path / "params.yaml"
     path.write_text(REPO_PARAMS.read_text())
-    apply_overrides(str(path), ["train.weight_decay=1e-5"])
+    apply_overrides(str(path), overrides)
+    return path
+
+
+def test_floats_as_dvc_writes_them_are_accepted(tmp_path: Path) -> None:
+    path = _overridden(tmp_path, ["train.weight_decay=1e-5"])
     assert load_params(path).train.weight_decay == 1e-5
+
+
+def test_dvc_set_param_chooses_another_source(tmp_path: Path) -> None:
+    """A kind's keys params.yaml does not list are added with `++` (Hydra's add-or-override)."""
+    overrides = ["data.source.kind=archive", "++data.source.path=../cifake.zip"]
+    path = _overridden(tmp_path, overrides)
+    assert load_params(path).data.source == ArchiveSource(path="../cifake.zip")
+    assert "    kind: archive  " in path.read_text()  # the comments stay
+
+
+def test_dvc_set_param_cannot_add_a_key_without_plus(tmp_path: Path) -> None:
+    from dvc.exceptions import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError):
+        _overridden(tmp_path, ["data.source.kind=archive", "data.source.path=../cifake.zip"])
 
 
 def test_int_is_accepted_for_float() -> None:
@@ -132,14 +168,38 @@ def test_int_is_accepted_for_float() -> None:
 
 
 def test_optional_values_accept_null() -> None:
-    params = parse_params({"data": {"path": None, "url": None, "sha256": None}})
-    assert params.data.path is None and params.data.url is None and params.data.sha256 is None
+    params = parse_params(
+        {"data": {"source": {"kind": "archive", "path": "a.zip", "sha256": None}}}
+    )
+    assert params.data.source == ArchiveSource(path="a.zip")
+    params = parse_params({"data": {"source": {"kind": "kaggle", "sha256": None}}})
+    assert params.data.source == KaggleSource()
+
+
+def test_a_source_is_a_mapping_with_a_kind() -> None:
+    kinds = "'embedded', 'archive', 'folder', 'url', 'kaggle', 'synthetic'"
+    assert _error({"data": {"source": "archive"}}) == (
+        f"params.yaml: data.source must be a mapping with a kind ({kinds}), got str"
+    )
+    assert _error({"data": {"source": {"path": "a.zip"}}}) == (
+        f"params.yaml: data.source.kind is not set; expected one of {kinds}"
+    )
+
+
+def test_a_source_keeps_its_kind_s_defaults() -> None:
+    source = parse_params({"data": {"source": {"kind": "synthetic", "seed": 3}}}).data.source
+    assert source == SyntheticSource(seed=3)
+    assert source.train_per_class == 1000
 
 
 @pytest.mark.parametrize(
     ("raw", "key", "choices"),
     [
-        ({"data": {"source": "s3"}}, "data.source", ["synthetic", "kaggle", "url", "archive"]),
+        (
+            {"data": {"source": {"kind": "s3"}}},
+            "data.source.kind",
+            ["embedded", "synthetic", "kaggle", "url", "archive", "folder"],
+        ),
         ({"model": {"arch": "resnet"}}, "model.arch", ["seed_cnn", "fidelity_se_net"]),
         ({"model": {"stem": "s2d"}}, "model.stem", ["full", "space_to_depth"]),
         ({"train": {"optimizer": "Adam"}}, "train.optimizer", ["adam", "adamw", "sgd"]),
@@ -162,7 +222,10 @@ def test_choices_are_listed(raw: dict, key: str, choices: list[str]) -> None:
         ({"data": {"test_fraction": -0.1}}, "data.test_fraction must be in (0, 0.5)"),
         ({"data": {"max_bad_fraction": 1.5}}, "data.max_bad_fraction must be in [0, 1]"),
         ({"data": {"max_extract_mb": 0}}, "data.max_extract_mb must be > 0"),
-        ({"data": {"synthetic": {"train_per_class": 5}}}, "data.synthetic.train_per_class"),
+        (
+            {"data": {"source": {"kind": "synthetic", "train_per_class": 5}}},
+            "data.source.train_per_class must be >= 10",
+        ),
         ({"model": {"width": 3}}, "model.width must be >= 12"),
         ({"model": {"dropout": 1}}, "model.dropout must be in [0, 1)"),
         ({"model": {"depth": 0}}, "model.depth must be in [1, 8]"),
@@ -170,9 +233,36 @@ def test_choices_are_listed(raw: dict, key: str, choices: list[str]) -> None:
         ({"train": {"learning_rate": 0}}, "train.learning_rate must be > 0"),
         ({"train": {"label_smoothing": 0.5}}, "train.label_smoothing must be in [0, 0.5)"),
         ({"train": {"augment": {"crop_padding": 9}}}, "train.augment.crop_padding"),
+        ({"train": {"augment": {"blur": {"p": 1.5}}}}, "train.augment.blur.p must be in [0, 1]"),
+        (
+            {"train": {"augment": {"color": {"contrast": 1}}}},
+            "train.augment.color.contrast must be in [0, 1)",
+        ),
+        (
+            {"train": {"augment": {"jpeg": {"quality": [95, 30]}}}},
+            "train.augment.jpeg.quality must be [min, max] qualities with 1 <= min <= max <= 100",
+        ),
+        (
+            {"train": {"augment": {"resize": {"scale": [0.1, 0.5]}}}},
+            "train.augment.resize.scale must be [min, max] factors with 0.125 <= min <= max <= 1",
+        ),
+        (
+            {"train": {"augment": {"jpeg": {"quality": [30]}}}},
+            "train.augment.jpeg.quality must hold 2 values, got 1",
+        ),
+        (
+            {"train": {"augment": {"resize": {"filters": []}}}},
+            "train.augment.resize.filters must name a filter",
+        ),
+        (
+            {"train": {"init_from": "x", "parent_weight": 1}},
+            "train.parent_weight must be in [0, 1)",
+        ),
+        ({"train": {"parent_weight": 0.5}}, "train.parent_weight needs train.init_from"),
         ({"evaluate": {"fixed_threshold": 1.0}}, "evaluate.fixed_threshold must be in (0, 1)"),
         ({"evaluate": {"calibration_bins": 1}}, "evaluate.calibration_bins must be >= 2"),
         ({"evaluate": {"uncertain_share": 0.6}}, "evaluate.uncertain_share must be in [0, 0.5)"),
+        ({"promote": {"min_unseen_images": 5}}, "promote.min_unseen_images must be >= 20"),
         (
             {"evaluate": {"uncertain_share": 0.005}},
             "evaluate.unfamiliar_share + evaluate.smooth_share must not exceed",
@@ -196,13 +286,13 @@ def test_sections_must_be_mappings(raw: Any, needle: str) -> None:
 
 
 def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
-    path = _write(tmp_path, "data:\n  source: archive\n  path: [unclosed\n")
+    path = _write(tmp_path, "data:\n  source:\n    kind: archive\n    path: [unclosed\n")
     with pytest.raises(UserError, match=r"is not valid YAML at line \d+"):
         load_params(path)
 
 
 def test_tabs_are_invalid_yaml(tmp_path: Path) -> None:
-    path = _write(tmp_path, "data:\n\tsource: archive\n")
+    path = _write(tmp_path, "data:\n\tsource:\n\t\tkind: archive\n")
     with pytest.raises(UserError, match="is not valid YAML"):
         load_params(path)
 
@@ -221,8 +311,7 @@ def test_params_to_dict_flattens_with_dotted_keys() -> None:
     flat = params_to_dict(parse_params({"train": {"learning_rate": 0.01}}))
     assert flat["train.learning_rate"] == 0.01
     assert flat["train.augment.flip"] is True
-    assert flat["data.synthetic.seed"] == 0
-    assert flat["data.path"] is None
+    assert flat["data.source.kind"] == "embedded"
     assert flat["promote.alias"] == "champion"
     assert all(not isinstance(value, dict) for value in flat.values())
     assert "train" not in flat and "train.augment" not in flat

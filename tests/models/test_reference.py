@@ -53,6 +53,7 @@ def _changed_from_defaults(trained_with: dict[str, Any]) -> dict[str, str]:
         key: _as_override(value)
         for key, value in params_to_dict(trained_with).items()
         if defaults.get(key) != _as_override(value)
+        and not (value is None and key not in defaults)  # another source kind's unset option
     }
 
 
@@ -64,12 +65,13 @@ def test_the_reference_is_small_and_describes_how_it_was_made() -> None:
     assert card.training.seconds <= 60 * 60  # the 60-minute CPU budget
     assert "dvc exp run" in card.reproduce
     changed = _changed_from_defaults(card.params)
-    assert {"data.path", "model.arch", "train.epochs"} <= changed.keys()
+    assert {"data.source.path", "model.arch", "train.epochs"} <= changed.keys()
     for key, value in changed.items():  # the command sets every param it was trained with
         if key == "train.init_from":  # the parent, now kept in git history: named by version
             assert "-S train.init_from=" in card.reproduce
             continue
-        assert f"-S {key}={value}" in card.reproduce or f"-S '{key}={value}'" in card.reproduce, key
+        settings = (f"-S {key}={value}", f"-S '{key}={value}'", f"-S ++{key}={value}")  # ++: add
+        assert any(setting in card.reproduce for setting in settings), key
     assert card.evaluation is not None
     test = card.evaluation.test
     assert test.n > 9000 and 0 < test.threshold < 1

@@ -3,7 +3,9 @@
 Every stage calls :func:`load_params`. Unknown keys, wrong types and out-of-range values are
 rejected with one line that names the key, so a typo never silently falls back to a default.
 
-- `params`: the sections of params.yaml as strict, frozen pydantic models (`checks.Section`);
+- `params`: the sections of params.yaml as strict, frozen pydantic models (`checks.Section`)
+  whose fields declare their ranges;
+- `sources`: `data.source`, one model per kind of source, told apart by its `kind`;
 - `augment`: `train.augment`, the flips, crops and degradations of training images;
 - `loader`: reading and checking params.yaml into them.
 """
@@ -29,24 +31,35 @@ from fakeimage.config.params import (
     PromoteMetric,
     PromoteParams,
     Schedule,
-    Source,
     Stem,
     Strategy,
-    SyntheticParams,
     ThresholdPolicy,
     TrackingParams,
     TrainParams,
 )
+from fakeimage.config.sources import (
+    ArchiveSource,
+    EmbeddedSource,
+    FolderSource,
+    KaggleSource,
+    Source,
+    SyntheticSource,
+    UrlSource,
+)
 
 __all__ = [
     "Arch",
+    "ArchiveSource",
     "AugmentParams",
     "BlurParams",
     "ColorParams",
     "CropParams",
     "DataParams",
+    "EmbeddedSource",
     "EvaluateParams",
+    "FolderSource",
     "JpegParams",
+    "KaggleSource",
     "ModelParams",
     "NoiseParams",
     "Optimizer",
@@ -59,10 +72,11 @@ __all__ = [
     "Source",
     "Stem",
     "Strategy",
-    "SyntheticParams",
+    "SyntheticSource",
     "ThresholdPolicy",
     "TrackingParams",
     "TrainParams",
+    "UrlSource",
     "load_params",
     "params_to_dict",
     "parse_params",

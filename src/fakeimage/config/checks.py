@@ -1,13 +1,16 @@
 """What every section of params.yaml shares: strict, frozen pydantic models that forbid
-unknown keys, the YAML-friendly value types, and the one way a range check fails."""
+unknown keys, the YAML-friendly value types, and the [min, max] ranges.
+
+Ranges are declared on the fields (`Field(ge=..., lt=...)`, :func:`within`), not checked by
+hand, so the bounds live next to the defaults and `config.loader` can word every violation
+the same way from the constraints themselves.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
-
-from fakeimage.errors import UserError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 T = TypeVar("T")
 
@@ -39,8 +42,18 @@ Pair = Annotated[tuple[T, T], BeforeValidator(_listed)]
 """[min, max] in params.yaml."""
 Several = Annotated[tuple[T, ...], BeforeValidator(_listed)]
 """A list of any length in params.yaml."""
+Probability = Annotated[Real, Field(ge=0, le=1)]
+"""A share of images, 0 (never) to 1 (always)."""
 
 
-def require(condition: bool, message: str) -> None:
-    if not condition:
-        raise UserError(f"params.yaml: {message}")
+def within(low: float, high: float, what: str = "values") -> AfterValidator:
+    """A [min, max] pair's check: `low <= min <= max <= high`, e.g.
+    `Annotated[Pair[int], within(1, 100, "qualities")]`. Like every check a validator makes,
+    it fails with a ValueError whose text the loader puts after the key."""
+
+    def ordered(bounds: tuple[float, float]) -> tuple[float, float]:
+        if not low <= bounds[0] <= bounds[1] <= high:
+            raise ValueError(f"must be [min, max] {what} with {low:g} <= min <= max <= {high:g}")
+        return bounds
+
+    return AfterValidator(ordered)

@@ -8,4 +8,4 @@ from fakeimage.paths import DOWNLOADS_DIR, RAW_DIR
 def run(params: Params) -> None:
     counts = fetch(params.data, RAW_DIR, DOWNLOADS_DIR)
     listing = ", ".join(f"{name}: {n:,}" for name, n in counts.items())
-    print(f"fetch: {sum(counts.values()):,} images from '{params.data.source}' ({listing})")
+    print(f"fetch: {sum(counts.values()):,} images from '{params.data.source.kind}' ({listing})")

@@ -94,7 +94,7 @@ def train_detector(
     tags = {
         **store.provenance_tags(),
         "data_fingerprint": prepared.fingerprint,
-        "data_source": params.data.source,
+        "data_source": params.data.source.kind,
         "arch": params.model.arch,
         "cluster_size": str(role.size),
     }
@@ -136,8 +136,8 @@ def train_detector(
         ),
         params=params.model_dump(),
         data=DataRecord(
-            source=params.data.source,
-            description=describe_source(params.data),
+            source=params.data.source.kind,
+            description=describe_source(params.data.source),
             fingerprint=prepared.fingerprint,
             splits={
                 name: SplitCounts(**counts) for name, counts in prepared.report["splits"].items()

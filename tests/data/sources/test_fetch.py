@@ -8,8 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from fakeimage.config import DataParams
-from fakeimage.data.sources import fetch
+from fakeimage.config import (
+    ArchiveSource,
+    DataParams,
+    EmbeddedSource,
+    FolderSource,
+    KaggleSource,
+    SyntheticSource,
+    UrlSource,
+    parse_params,
+)
+from fakeimage.data.sources import describe_source, fetch
 from fakeimage.errors import UserError
 
 pytestmark = pytest.mark.timeout(60)
@@ -59,7 +68,7 @@ def _fetch(params: DataParams, tmp_path: Path) -> tuple[Path, dict[str, int]]:
 @pytest.mark.parametrize("name", ["cifake.zip", "cifake.tar", "cifake.tar.gz"])
 def test_archive(tmp_path: Path, source: Path, pack, name: str) -> None:
     archive = pack(source, tmp_path / "archives" / name)
-    raw, counts = _fetch(DataParams(source="archive", path=str(archive)), tmp_path)
+    raw, counts = _fetch(DataParams(source=ArchiveSource(path=str(archive))), tmp_path)
     assert counts == dict(sorted(COUNTS.items()))
     assert _snapshot(raw) == _expected(source)  # cifake/train/REAL -> raw/train/REAL
     assert _leftovers(raw) == []
@@ -69,13 +78,13 @@ def test_archive(tmp_path: Path, source: Path, pack, name: str) -> None:
 def test_archive_with_matching_sha256(tmp_path: Path, source: Path, pack) -> None:
     archive = pack(source, tmp_path / "a.zip")
     digest = hashlib.sha256(archive.read_bytes()).hexdigest().upper()
-    raw, _ = _fetch(DataParams(source="archive", path=str(archive), sha256=digest), tmp_path)
+    raw, _ = _fetch(DataParams(source=ArchiveSource(path=str(archive), sha256=digest)), tmp_path)
     assert _snapshot(raw) == _expected(source)
 
 
 def test_folder(tmp_path: Path, source: Path) -> None:
     before = _snapshot(source)
-    raw, counts = _fetch(DataParams(source="folder", path=str(source)), tmp_path)
+    raw, counts = _fetch(DataParams(source=FolderSource(path=str(source))), tmp_path)
     assert counts == dict(sorted(COUNTS.items()))
     assert _snapshot(raw) == _expected(source)
     assert _snapshot(source) == before  # copied, not moved
@@ -86,7 +95,7 @@ def test_url(tmp_path: Path, source: Path, pack, local_server) -> None:
     archive = pack(source, tmp_path / "served" / "cifake.zip")
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()
     url = local_server.serve("/files/cifake.zip", archive.read_bytes())
-    raw, counts = _fetch(DataParams(source="url", url=url, sha256=digest), tmp_path)
+    raw, counts = _fetch(DataParams(source=UrlSource(url=url, sha256=digest)), tmp_path)
     assert counts == dict(sorted(COUNTS.items()))
     assert _snapshot(raw) == _expected(source)
     downloads = tmp_path / "data" / "downloads"
@@ -99,7 +108,7 @@ def test_fetch_replaces_the_previous_raw(
 ) -> None:
     raw, _ = previous_raw
     (raw / "stray.txt").write_text("from an older layout")
-    _fetch(DataParams(source="folder", path=str(source)), tmp_path)
+    _fetch(DataParams(source=FolderSource(path=str(source))), tmp_path)
     assert _snapshot(raw) == _expected(source)
     assert _leftovers(raw) == []
 
@@ -107,7 +116,7 @@ def test_fetch_replaces_the_previous_raw(
 def test_nested_layouts_are_normalised(tmp_path: Path, write_cifake) -> None:
     write_cifake(tmp_path / "src" / "deep" / "er" / "cifake" / "train", {"REAL": 2, "FAKE": 2})
     write_cifake(tmp_path / "src" / "deep" / "er" / "cifake" / "test", {"real": 1, "Fake": 1})
-    raw, counts = _fetch(DataParams(source="folder", path=str(tmp_path / "src")), tmp_path)
+    raw, counts = _fetch(DataParams(source=FolderSource(path=str(tmp_path / "src"))), tmp_path)
     assert counts == {"test/FAKE": 1, "test/REAL": 1, "train/FAKE": 2, "train/REAL": 2}
     assert sorted(p.relative_to(raw).as_posix() for p in raw.glob("*/*")) == [
         "test/FAKE",
@@ -119,14 +128,14 @@ def test_nested_layouts_are_normalised(tmp_path: Path, write_cifake) -> None:
 
 def test_class_folders_without_a_split_are_train(tmp_path: Path, write_cifake) -> None:
     write_cifake(tmp_path / "src", {"REAL": 2, "FAKE": 3})
-    _, counts = _fetch(DataParams(source="folder", path=str(tmp_path / "src")), tmp_path)
+    _, counts = _fetch(DataParams(source=FolderSource(path=str(tmp_path / "src"))), tmp_path)
     assert counts == {"train/FAKE": 3, "train/REAL": 2}
 
 
 def test_several_folders_per_class_are_merged_without_clashes(tmp_path: Path, write_cifake) -> None:
     write_cifake(tmp_path / "src" / "part1", {"REAL": 2, "FAKE": 2}, seed=1)
     write_cifake(tmp_path / "src" / "part2", {"REAL": 2, "FAKE": 2}, seed=2)
-    raw, counts = _fetch(DataParams(source="folder", path=str(tmp_path / "src")), tmp_path)
+    raw, counts = _fetch(DataParams(source=FolderSource(path=str(tmp_path / "src"))), tmp_path)
     assert counts == {"train/FAKE": 4, "train/REAL": 4}
     assert sorted(p.name for p in (raw / "train" / "REAL").iterdir()) == [
         "0_000.png",
@@ -140,7 +149,7 @@ def test_non_images_and_symlinks_are_not_delivered(tmp_path: Path, write_cifake)
     written = write_cifake(tmp_path / "src", {"train/REAL": 1, "train/FAKE": 1})
     (tmp_path / "src" / "train" / "REAL" / "notes.txt").write_text("hi")
     os.symlink(written["train/FAKE"][0], tmp_path / "src" / "train" / "REAL" / "link.png")
-    raw, counts = _fetch(DataParams(source="folder", path=str(tmp_path / "src")), tmp_path)
+    raw, counts = _fetch(DataParams(source=FolderSource(path=str(tmp_path / "src"))), tmp_path)
     assert counts == {"train/FAKE": 1, "train/REAL": 1}
     assert [p.name for p in (raw / "train" / "REAL").iterdir()] == ["000.png"]
 
@@ -163,38 +172,78 @@ def _fails_cleanly(
 
 
 def test_unknown_archive_path(tmp_path: Path, previous_raw) -> None:
-    params = DataParams(source="archive", path=str(tmp_path / "missing.zip"))
-    _fails_cleanly(params, tmp_path, previous_raw, "missing.zip not found: check data.path")
+    params = DataParams(source=ArchiveSource(path=str(tmp_path / "missing.zip")))
+    _fails_cleanly(params, tmp_path, previous_raw, "missing.zip not found: check data.source.path")
 
 
 def test_unknown_folder_path(tmp_path: Path, previous_raw) -> None:
-    params = DataParams(source="folder", path=str(tmp_path / "missing"))
+    params = DataParams(source=FolderSource(path=str(tmp_path / "missing")))
     _fails_cleanly(params, tmp_path, previous_raw, "is not a folder")
 
 
-@pytest.mark.parametrize("source_name", ["archive", "folder"])
-def test_path_not_set(tmp_path: Path, previous_raw, source_name: str) -> None:
-    params = DataParams(source=source_name, path=None)  # type: ignore[arg-type]
-    _fails_cleanly(params, tmp_path, previous_raw, "data.path is not set")
+# --- what a source lacks is caught when params.yaml is read, before fetch starts ------------
 
 
-def test_url_without_sha256(tmp_path: Path, previous_raw, local_server) -> None:
-    url = local_server.serve("/a.zip", b"whatever")
-    params = DataParams(source="url", url=url)
-    _fails_cleanly(params, tmp_path, previous_raw, "data.sha256 is not set")
-    assert local_server.requests == []
+def _refused_at_load(source: dict) -> str:
+    with pytest.raises(UserError) as caught:
+        parse_params({"data": {"source": source}})
+    return str(caught.value)
 
 
-def test_url_not_set(tmp_path: Path, previous_raw) -> None:
-    _fails_cleanly(DataParams(source="url"), tmp_path, previous_raw, "data.url is not set")
+@pytest.mark.parametrize(
+    ("source", "what"),
+    [
+        ({"kind": "archive"}, "a local zip or tar file"),
+        ({"kind": "archive", "path": ""}, "a local zip or tar file"),
+        ({"kind": "folder", "path": None}, "a folder in CIFAKE layout"),
+    ],
+)
+def test_path_not_set(source: dict, what: str) -> None:
+    message = _refused_at_load(source)
+    assert message == f"params.yaml: data.source.path is not set: give {what}"
+
+
+def test_url_without_sha256() -> None:
+    message = _refused_at_load({"kind": "url", "url": "https://example.org/a.zip"})
+    assert message == (
+        "params.yaml: data.source.sha256 is not set: give the archive's expected sha256"
+    )
+
+
+def test_url_not_set() -> None:
+    message = _refused_at_load({"kind": "url", "sha256": "0" * 64})
+    assert message == (
+        "params.yaml: data.source.url is not set: give an http(s) URL of a zip or tar archive"
+    )
 
 
 @pytest.mark.parametrize(
     "url", ["ftp://example.org/a.zip", "file:///etc/passwd", "/local/a.zip", "example.org/a"]
 )
-def test_non_http_url(tmp_path: Path, previous_raw, url: str) -> None:
-    params = DataParams(source="url", url=url, sha256="0" * 64)
-    _fails_cleanly(params, tmp_path, previous_raw, "data.url must be an http")
+def test_non_http_url(url: str) -> None:
+    message = _refused_at_load({"kind": "url", "url": url, "sha256": "0" * 64})
+    assert message == f"params.yaml: data.source.url must be an http(s) URL, got {url!r}"
+
+
+def test_kaggle_dataset_must_be_owner_and_name() -> None:
+    message = _refused_at_load({"kind": "kaggle", "dataset": "cifake"})
+    assert message == "params.yaml: data.source.dataset must look like 'owner/name', got 'cifake'"
+
+
+def test_every_kind_is_described() -> None:
+    sources = [
+        EmbeddedSource(),
+        ArchiveSource(path="a.zip"),
+        FolderSource(path="cifake"),
+        UrlSource(url="https://example.org/a.zip", sha256="0" * 64),
+        KaggleSource(),
+        SyntheticSource(),
+    ]
+    described = [describe_source(source) for source in sources]
+    assert [line.partition(":")[0] for line in described] == [s.kind for s in sources]
+    assert described[1] == "archive: a.zip"
+    assert described[3] == "url: https://example.org/a.zip"
+    assert "Kaggle dataset birdy654/" in described[4]
 
 
 def test_url_with_wrong_sha256(
@@ -202,34 +251,34 @@ def test_url_with_wrong_sha256(
 ) -> None:
     archive = pack(source, tmp_path / "served.zip")
     url = local_server.serve("/a.zip", archive.read_bytes())
-    params = DataParams(source="url", url=url, sha256="0" * 64)
+    params = DataParams(source=UrlSource(url=url, sha256="0" * 64))
     _fails_cleanly(params, tmp_path, previous_raw, "checksum mismatch")
     assert list((tmp_path / "data" / "downloads").iterdir()) == []
 
 
 def test_url_http_error(tmp_path: Path, previous_raw, local_server) -> None:
-    params = DataParams(source="url", url=local_server.url("/gone.zip"), sha256="0" * 64)
+    params = DataParams(source=UrlSource(url=local_server.url("/gone.zip"), sha256="0" * 64))
     _fails_cleanly(params, tmp_path, previous_raw, "HTTP 404")
 
 
 def test_archive_without_real_and_fake(tmp_path: Path, previous_raw, write_cifake, pack) -> None:
     write_cifake(tmp_path / "other", {"images/cats": 2, "images/dogs": 2})
     archive = pack(tmp_path / "other", tmp_path / "other.zip")
-    params = DataParams(source="archive", path=str(archive))
+    params = DataParams(source=ArchiveSource(path=str(archive)))
     _fails_cleanly(params, tmp_path, previous_raw, "no CIFAKE layout")
 
 
 def test_archive_with_one_class(tmp_path: Path, previous_raw, write_cifake, pack) -> None:
     write_cifake(tmp_path / "other", {"train/REAL": 2})
     archive = pack(tmp_path / "other", tmp_path / "other.tar")
-    params = DataParams(source="archive", path=str(archive))
+    params = DataParams(source=ArchiveSource(path=str(archive)))
     _fails_cleanly(params, tmp_path, previous_raw, "expected REAL/ and FAKE/")
 
 
 def test_archive_with_wrong_sha256(tmp_path: Path, previous_raw, source: Path, pack) -> None:
     archive = pack(source, tmp_path / "a.zip")
-    params = DataParams(source="archive", path=str(archive), sha256="f" * 64)
-    _fails_cleanly(params, tmp_path, previous_raw, "does not match data.sha256")
+    params = DataParams(source=ArchiveSource(path=str(archive), sha256="f" * 64))
+    _fails_cleanly(params, tmp_path, previous_raw, "does not match data.source.sha256")
 
 
 def test_unsafe_archive(tmp_path: Path, previous_raw) -> None:
@@ -239,7 +288,7 @@ def test_unsafe_archive(tmp_path: Path, previous_raw) -> None:
     with zipfile.ZipFile(archive, "w") as handle:
         handle.writestr("train/REAL/a.png", b"x")
         handle.writestr("../../escape.png", b"x")
-    params = DataParams(source="archive", path=str(archive))
+    params = DataParams(source=ArchiveSource(path=str(archive)))
     _fails_cleanly(params, tmp_path, previous_raw, "climbs out")
     assert not (tmp_path / "escape.png").exists()
 
@@ -248,14 +297,14 @@ def test_archive_over_the_size_cap(tmp_path: Path, previous_raw, write_cifake, p
     write_cifake(tmp_path / "big", {"train/REAL": 1, "train/FAKE": 1})
     (tmp_path / "big" / "train" / "REAL" / "huge.bmp").write_bytes(bytes(2 * 2**20))
     archive = pack(tmp_path / "big", tmp_path / "big.zip")
-    params = DataParams(source="archive", path=str(archive), max_extract_mb=1)
+    params = DataParams(source=ArchiveSource(path=str(archive)), max_extract_mb=1)
     _fails_cleanly(params, tmp_path, previous_raw, "over the cap")
 
 
 def test_corrupt_archive(tmp_path: Path, previous_raw) -> None:
     archive = tmp_path / "broken.zip"
     archive.write_bytes(b"PK\x03\x04 truncated download")
-    params = DataParams(source="archive", path=str(archive))
+    params = DataParams(source=ArchiveSource(path=str(archive)))
     _fails_cleanly(params, tmp_path, previous_raw, "not a zip or tar archive")
 
 
@@ -263,7 +312,7 @@ def test_source_without_images(tmp_path: Path, previous_raw) -> None:
     for folder in ("src/train/REAL", "src/train/FAKE"):
         (tmp_path / folder).mkdir(parents=True)
         (tmp_path / folder / "readme.txt").write_text("no images here")
-    params = DataParams(source="folder", path=str(tmp_path / "src"))
+    params = DataParams(source=FolderSource(path=str(tmp_path / "src")))
     _fails_cleanly(params, tmp_path, previous_raw, "delivered no images")
 
 
@@ -272,7 +321,7 @@ def test_stale_staging_folders_are_cleared(tmp_path: Path, source: Path) -> None
     data = tmp_path / "data"
     for stale in (".raw.tmp-1", ".raw.tmp-1-extract"):
         (data / stale / "train").mkdir(parents=True)
-    raw, _ = _fetch(DataParams(source="folder", path=str(source)), tmp_path)
+    raw, _ = _fetch(DataParams(source=FolderSource(path=str(source))), tmp_path)
     assert _leftovers(raw) == []
 
 
@@ -280,13 +329,13 @@ def test_no_previous_raw_and_a_failure_leave_nothing(tmp_path: Path) -> None:
     raw = tmp_path / "data" / "raw"
     raw.parent.mkdir()
     with pytest.raises(UserError):
-        fetch(DataParams(source="archive", path=str(tmp_path / "x.zip")), raw, tmp_path / "dl")
+        fetch(DataParams(source=ArchiveSource(path=str(tmp_path / "x.zip"))), raw, tmp_path / "dl")
     assert list(raw.parent.iterdir()) == []
 
 
 def test_stale_previous_folders_are_cleared(tmp_path: Path, source: Path) -> None:
     (tmp_path / "data" / ".raw.old-1" / "train").mkdir(parents=True)
-    raw, _ = _fetch(DataParams(source="folder", path=str(source)), tmp_path)
+    raw, _ = _fetch(DataParams(source=FolderSource(path=str(source))), tmp_path)
     assert _leftovers(raw) == []
 
 
@@ -295,7 +344,7 @@ def test_a_stale_previous_folder_with_our_pid_does_not_break_fetch(
 ) -> None:
     raw, _ = previous_raw
     (raw.parent / f".raw.old-{os.getpid()}" / "train").mkdir(parents=True)
-    _fetch(DataParams(source="folder", path=str(source)), tmp_path)
+    _fetch(DataParams(source=FolderSource(path=str(source))), tmp_path)
     assert _snapshot(raw) == _expected(source)
 
 
@@ -309,6 +358,6 @@ def test_macos_archive_metadata_is_ignored(tmp_path: Path, source: Path) -> None
             handle.write(path, relative)
             resource_fork = f"__MACOSX/{Path(relative).parent}/._{path.name}"
             handle.writestr(resource_fork, b"\x00\x05\x16\x07" + bytes(80))
-    raw, counts = _fetch(DataParams(source="archive", path=str(archive)), tmp_path)
+    raw, counts = _fetch(DataParams(source=ArchiveSource(path=str(archive))), tmp_path)
     assert counts == dict(sorted(COUNTS.items()))
     assert _snapshot(raw) == _expected(source)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fakeimage.config import DataParams
+from fakeimage.config import DataParams, KaggleSource
 from fakeimage.data.sources import fetch
 from fakeimage.data.sources.kaggle import download_kaggle_dataset, kaggle_credentials
 from fakeimage.errors import UserError
@@ -197,7 +197,7 @@ def test_fetch_from_kaggle(
 ) -> None:
     monkeypatch.setenv("KAGGLE_USERNAME", USER)
     monkeypatch.setenv("KAGGLE_KEY", KEY)
-    params = DataParams(source="kaggle", kaggle_dataset=DATASET)
+    params = DataParams(source=KaggleSource(dataset=DATASET))
     raw, downloads = tmp_path / "data" / "raw", tmp_path / "data" / "downloads"
     counts = fetch(params, raw, downloads)
     assert counts == {"test/FAKE": 2, "test/REAL": 2, "train/FAKE": 4, "train/REAL": 4}
@@ -217,7 +217,7 @@ def test_fetch_from_kaggle_reuses_a_verified_download(
 
     monkeypatch.setenv("KAGGLE_USERNAME", USER)
     monkeypatch.setenv("KAGGLE_KEY", KEY)
-    params = DataParams(source="kaggle", kaggle_dataset=DATASET, sha256=sha256_of(cifake_zip))
+    params = DataParams(source=KaggleSource(dataset=DATASET, sha256=sha256_of(cifake_zip)))
     raw, downloads = tmp_path / "raw", tmp_path / "downloads"
     first = fetch(params, raw, downloads)
     assert fetch(params, raw, downloads) == first

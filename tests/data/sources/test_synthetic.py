@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 from PIL import Image, JpegImagePlugin
 
-from fakeimage.config import SyntheticParams
+from fakeimage.config import SyntheticSource
 from fakeimage.data.sources.synthetic import generate_synthetic
 from fakeimage.errors import UserError
 
-SMALL = SyntheticParams(train_per_class=20, test_per_class=5, generator_epochs=2, seed=0)
+SMALL = SyntheticSource(train_per_class=20, test_per_class=5, generator_epochs=2, seed=0)
 FOLDERS = ("train/REAL", "train/FAKE", "test/REAL", "test/FAKE")
 
 
-def _generate(root: Path, params: SyntheticParams) -> tuple[Path, dict[str, int]]:
+def _generate(root: Path, params: SyntheticSource) -> tuple[Path, dict[str, int]]:
     root.mkdir(parents=True)
     return root, generate_synthetic(root, params)
 
@@ -68,7 +68,7 @@ def test_same_seed_gives_identical_bytes_and_another_seed_does_not(
     again, _ = _generate(tmp_path / "again", SMALL)
     other, _ = _generate(
         tmp_path / "other",
-        SyntheticParams(train_per_class=20, test_per_class=5, generator_epochs=2, seed=1),
+        SyntheticSource(train_per_class=20, test_per_class=5, generator_epochs=2, seed=1),
     )
     for folder in FOLDERS:
         assert _file_bytes(again, folder) == _file_bytes(root, folder), folder

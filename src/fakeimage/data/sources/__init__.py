@@ -1,5 +1,9 @@
 """Where the images come from (`data.source`), always delivered in CIFAKE's layout.
 
+params.yaml's reading already made sure each kind of source has what it needs (a path, an
+http(s) URL with its sha256): what is left here is what only fetching can tell, such as a
+file that is not there or a checksum that does not match.
+
 Every source ends the same way: `<raw>/<split>/<REAL|FAKE>/<file>`, written into a temporary
 folder that replaces the previous output only when complete, so a failed fetch leaves the last
 good data exactly as it was.
@@ -11,10 +15,20 @@ import os
 import shutil
 from collections import Counter
 from pathlib import Path
+from typing import assert_never
 from urllib.parse import urlparse
 
 from fakeimage.atomic import replace_directory
-from fakeimage.config import DataParams
+from fakeimage.config import (
+    ArchiveSource,
+    DataParams,
+    EmbeddedSource,
+    FolderSource,
+    KaggleSource,
+    Source,
+    SyntheticSource,
+    UrlSource,
+)
 from fakeimage.data.layout import CLASS_NAMES, find_class_folders, is_image_file
 from fakeimage.data.sources.archives import extract_archive
 from fakeimage.data.sources.download import download, sha256_of
@@ -39,72 +53,75 @@ def fetch(params: DataParams, raw_dir: Path, downloads_dir: Path) -> dict[str, i
 
 
 def _deliver(params: DataParams, staging: Path, downloads_dir: Path) -> None:
-    max_bytes = params.max_extract_mb * 2**20
-    if params.source == "synthetic":
-        from fakeimage.startup import import_tensorflow
+    match params.source:
+        case SyntheticSource() as settings:
+            from fakeimage.startup import import_tensorflow
 
-        import_tensorflow()  # quietly, before the generator's module imports it
-        from fakeimage.data.sources.synthetic import generate_synthetic
+            import_tensorflow()  # quietly, before the generator's module imports it
+            from fakeimage.data.sources.synthetic import generate_synthetic
 
-        staging.mkdir(parents=True)
-        generate_synthetic(staging, params.synthetic)
-        return
-    if params.source == "folder":
-        folder = Path(_required(params.path, "data.path", "a folder in CIFAKE layout"))
-        if not folder.is_dir():
-            raise UserError(
-                f"data.path {folder} is not a folder: point it at a CIFAKE-layout folder"
-            )
-        _arrange(folder, staging, move=False)
-        return
-    if params.source == "embedded":
-        archive = EMBEDDED_ARCHIVE
-        if not archive.is_file() or sha256_of(archive) != embedded_checksum():
-            raise UserError(
-                f"{archive} is missing or damaged: restore it with `git checkout -- {archive}`"
-            )
-    elif params.source == "archive":
-        archive = Path(_required(params.path, "data.path", "a local zip or tar file"))
-        if not archive.is_file():
-            raise UserError(f"archive {archive} not found: check data.path in params.yaml")
-        if params.sha256 and sha256_of(archive) != params.sha256.lower():
-            raise UserError(f"{archive} does not match data.sha256: wrong or damaged file")
-    elif params.source == "url":
-        url = _required(params.url, "data.url", "an http(s) URL of a zip or tar archive")
-        if urlparse(url).scheme not in ("http", "https"):
-            raise UserError(f"data.url must be an http(s) URL, got {url!r}")
-        sha256 = _required(params.sha256, "data.sha256", "the archive's expected sha256")
-        name = Path(urlparse(url).path).name or "download"
-        archive = download(url, downloads_dir / f"{sha256[:12]}-{name}", sha256=sha256)
-    else:  # kaggle
-        target = downloads_dir / (params.kaggle_dataset.replace("/", "__") + ".zip")
-        archive = download_kaggle_dataset(params.kaggle_dataset, target, sha256=params.sha256)
+            staging.mkdir(parents=True)
+            generate_synthetic(staging, settings)
+            return
+        case FolderSource(path=path):
+            if not Path(path).is_dir():
+                raise UserError(
+                    f"data.source.path {path} is not a folder: point it at a CIFAKE-layout folder"
+                )
+            _arrange(Path(path), staging, move=False)
+            return
+        case EmbeddedSource():
+            archive = _embedded_archive()
+        case ArchiveSource(path=path, sha256=sha256):
+            archive = _local_archive(Path(path), sha256)
+        case UrlSource(url=url, sha256=sha256):
+            name = Path(urlparse(url).path).name or "download"
+            archive = download(url, downloads_dir / f"{sha256[:12]}-{name}", sha256=sha256)
+        case KaggleSource(dataset=dataset, sha256=sha256):
+            target = downloads_dir / (dataset.replace("/", "__") + ".zip")
+            archive = download_kaggle_dataset(dataset, target, sha256=sha256)
+        case unknown:
+            assert_never(unknown)
     extracted = staging.with_name(staging.name + "-extract")
     try:
         print(f"fetch: extracting {archive}", flush=True)
-        extract_archive(archive, extracted, max_bytes=max_bytes)
+        extract_archive(archive, extracted, max_bytes=params.max_extract_mb * 2**20)
         _arrange(extracted, staging, move=True)
     finally:
         shutil.rmtree(extracted, ignore_errors=True)
 
 
-def describe_source(params: DataParams) -> str:
+def _embedded_archive() -> Path:
+    archive = EMBEDDED_ARCHIVE
+    if not archive.is_file() or sha256_of(archive) != embedded_checksum():
+        raise UserError(
+            f"{archive} is missing or damaged: restore it with `git checkout -- {archive}`"
+        )
+    return archive
+
+
+def _local_archive(archive: Path, sha256: str | None) -> Path:
+    if not archive.is_file():
+        raise UserError(f"archive {archive} not found: check data.source.path in params.yaml")
+    if sha256 and sha256_of(archive) != sha256.lower():
+        raise UserError(f"{archive} does not match data.source.sha256: wrong or damaged file")
+    return archive
+
+
+def describe_source(source: Source) -> str:
     """The data source in words, for model cards."""
-    where = {
-        "embedded": f"{EMBEDDED_ARCHIVE} (real CIFAKE images the reference never trained on)",
-        "synthetic": "generated on the spot (bundled photographs vs. a small VAE's samples)",
-        "kaggle": f"Kaggle dataset {params.kaggle_dataset}",
-        "url": str(params.url),
-        "archive": str(params.path),
-        "folder": str(params.path),
-    }[params.source]
-    return f"{params.source}: {where}"
-
-
-def _required(value: str | None, key: str, what: str) -> str:
-    if not value:
-        raise UserError(f"{key} is not set: give {what} in params.yaml")
-    return value
+    match source:
+        case EmbeddedSource():
+            where = f"{EMBEDDED_ARCHIVE} (real CIFAKE images the reference never trained on)"
+        case SyntheticSource():
+            where = "generated on the spot (bundled photographs vs. a small VAE's samples)"
+        case KaggleSource(dataset=dataset):
+            where = f"Kaggle dataset {dataset}"
+        case UrlSource(url=where) | ArchiveSource(path=where) | FolderSource(path=where):
+            pass
+        case unknown:
+            assert_never(unknown)
+    return f"{source.kind}: {where}"
 
 
 def _arrange(source_root: Path, staging: Path, *, move: bool) -> None:

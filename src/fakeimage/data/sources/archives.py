@@ -85,7 +85,7 @@ def _open_archive(archive: Path) -> Iterator[tuple[list[_Member], object]]:
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise UserError(
-                f"archive {archive} not found: check data.path in params.yaml"
+                f"archive {archive} not found: check data.source.path in params.yaml"
             ) from None
         raise UserError(f"{archive} is corrupt or truncated ({exc}); download it again") from None
 
@@ -96,7 +96,7 @@ def extract_archive(archive: Path, destination: Path, *, max_bytes: int) -> int:
     On any error the partly written destination is removed, so nothing half-extracted stays.
     """
     if not archive.is_file():
-        raise UserError(f"archive {archive} not found: check data.path in params.yaml")
+        raise UserError(f"archive {archive} not found: check data.source.path in params.yaml")
     destination.mkdir(parents=True)
     try:
         with _open_archive(archive) as (members, open_member):

@@ -64,7 +64,7 @@ def download(
         if sha256 and actual != sha256.lower():
             raise UserError(
                 f"checksum mismatch for {url}: expected {sha256.lower()}, got {actual}; "
-                "check data.sha256 in params.yaml or the URL"
+                "check data.source.sha256 in params.yaml or the URL"
             )
         os.replace(temporary, destination)
         return destination

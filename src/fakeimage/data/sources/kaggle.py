@@ -47,13 +47,13 @@ def download_kaggle_dataset(dataset: str, destination: Path, *, sha256: str | No
     """Download the dataset's zip (owner/name) to destination; return it."""
     owner, _, name = dataset.partition("/")
     if not owner or not name or "/" in name:
-        raise UserError(f"data.kaggle_dataset must look like 'owner/name', got {dataset!r}")
+        raise UserError(f"data.source.dataset must look like 'owner/name', got {dataset!r}")
     credentials = kaggle_credentials()
     api = os.environ.get("FAKEIMAGE_KAGGLE_API", DEFAULT_API).rstrip("/")
     hints = {
         401: f"Kaggle rejected the credentials (HTTP 401): {_HOW_TO}",
         403: f"Kaggle refused access to {dataset} (HTTP 403): accept its terms on kaggle.com",
-        404: f"Kaggle has no dataset {dataset!r} (HTTP 404): check data.kaggle_dataset",
+        404: f"Kaggle has no dataset {dataset!r} (HTTP 404): check data.source.dataset",
     }
     return download(
         f"{api}/datasets/download/{owner}/{name}",

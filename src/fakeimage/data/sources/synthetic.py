@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from fakeimage.config import SyntheticParams
+from fakeimage.config import SyntheticSource
 from fakeimage.data.images import IMAGE_SIZE, encode_jpeg
 from fakeimage.errors import UserError
 
@@ -59,7 +59,7 @@ BATCH_SIZE = 64
 LEARNING_RATE = 2e-3
 
 
-def generate_synthetic(out_dir: Path, params: SyntheticParams) -> dict[str, int]:
+def generate_synthetic(out_dir: Path, params: SyntheticSource) -> dict[str, int]:
     """Write a CIFAKE-layout dataset into out_dir (which exists and is empty); return counts like
     {"train/REAL": n, "train/FAKE": n, "test/REAL": m, "test/FAKE": m}."""
     out_dir = Path(out_dir)
