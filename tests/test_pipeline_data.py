@@ -47,7 +47,7 @@ def test_fetch_and_preprocess_with_dvc(tmp_path: Path) -> None:
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     copy_repository(repo, env)
-    _set_params(repo, source="archive", path=str(SAMPLE))
+    _set_params(repo, source={"kind": "archive", "path": str(SAMPLE)})
     repro = [str(BIN / "dvc"), "repro", "fetch", "preprocess"]
 
     # First run: both stages run.

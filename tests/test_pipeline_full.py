@@ -84,7 +84,8 @@ def pipeline(embedded_pipeline: PipelineRun) -> Pipeline:
         repo, registry_env, f"models:/{MODEL_NAME}@champion", "data/prepared/val.npz", "reg.json"
     )
 
-    weak = ["-S", "data.source=archive", "-S", f"data.path={SAMPLE}", "-S", "train.epochs=1"]
+    weak = ["-S", "data.source.kind=archive", "-S", f"++data.source.path={SAMPLE}"]
+    weak += ["-S", "train.epochs=1"]
     weak += ["-S", "model.arch=seed_cnn", "-S", "train.learning_rate=0.00001"]
     started = time.monotonic()
     weak_output = run([dvc, "exp", "run", *weak], repo, env, timeout=420)
