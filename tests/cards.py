@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from fakeimage.config import parse_params
 from fakeimage.detector.card import (
     Architecture,
     DataRecord,
@@ -72,7 +73,7 @@ def make_card(*, source: str = "archive", evaluated: bool = True, **update: Any)
         model_uri="models:/m-0123",
         lineage=Lineage(promotion="there is no champion yet"),
         architecture=Architecture(arch="seed_cnn", parameters=159041, macs=5137920),
-        params={"model": {"arch": "seed_cnn"}, "train": {"epochs": 10, "learning_rate": 0.001}},
+        params=parse_params({"train": {"epochs": 10, "learning_rate": 0.001}}),
         data=DataRecord(
             source=source,
             description=f"{source}: somewhere",

@@ -19,6 +19,13 @@ from typing import Any
 
 import pytest
 
+from fakeimage.detector.folder import (
+    CARD_FILE,
+    MARKDOWN_FILE,
+    MODEL_FILE,
+    ONNX_FILE,
+    TRAINING_IMAGES_FILE,
+)
 from repo_copy import BIN, NEEDS_REAL_PIPELINE, SAMPLE, PipelineRun, run
 from tests.service_process import run_service
 
@@ -57,6 +64,7 @@ class Pipeline:
     weak_output: str
     weak_promotion: dict
     weak_champion_card: dict
+    evaluate_only_output: str
 
     @property
     def client(self) -> Any:
@@ -73,7 +81,7 @@ def pipeline(embedded_pipeline: PipelineRun) -> Pipeline:
     reports = repo / "reports"
     state = {
         "promotion": _json(reports / "promotion.json"),
-        "champion_card": _json(repo / "models" / "champion" / "card.json"),
+        "champion_card": _json(repo / "models" / "champion" / CARD_FILE),
         "data_report": _json(reports / "data.json"),
         "metrics": _json(reports / "metrics.json"),
     }
@@ -90,6 +98,9 @@ def pipeline(embedded_pipeline: PipelineRun) -> Pipeline:
     started = time.monotonic()
     weak_output = run([dvc, "exp", "run", *weak], repo, env, timeout=420)
     print(f"dvc exp run (weak, on the sample): {time.monotonic() - started:.0f} s")
+    # Only an evaluate param changes: the trained model is reused (models/trained is a DVC out).
+    rule = ["-S", "evaluate.uncertain_share=0.04"]
+    evaluate_only_output = run([dvc, "exp", "run", *rule], repo, env, timeout=420)
     return Pipeline(
         repo=repo,
         env=env,
@@ -101,7 +112,8 @@ def pipeline(embedded_pipeline: PipelineRun) -> Pipeline:
         from_registry=from_registry,
         weak_output=weak_output,
         weak_promotion=_json(reports / "promotion.json"),
-        weak_champion_card=_json(repo / "models" / "champion" / "card.json"),
+        weak_champion_card=_json(repo / "models" / "champion" / CARD_FILE),
+        evaluate_only_output=evaluate_only_output,
         **state,
     )
 
@@ -113,7 +125,7 @@ def test_every_stage_ran_on_the_embedded_data_and_nothing_reruns(pipeline: Pipel
     assert pipeline.data_report["classes"] == {"REAL": 2000, "FAKE": 2000}
     assert "Data and pipelines are up to date." in pipeline.repeat_output
     assert "Running stage" not in pipeline.repeat_output
-    for name in ("model.keras", "card.json", "training_images.npy", "MODEL_CARD.md"):
+    for name in (MODEL_FILE, CARD_FILE, TRAINING_IMAGES_FILE, MARKDOWN_FILE, ONNX_FILE):
         assert (pipeline.repo / "models" / "champion" / name).is_file(), name
 
 
@@ -211,3 +223,13 @@ def test_the_bento_carries_the_champion_and_serves_it_from_another_folder(
     assert body["label"] == "FAKE"
     assert body["model"] == {"name": MODEL_NAME, "version": "1"}
     assert f"BentoML model {model_tag}" in log
+
+
+def test_changing_an_evaluate_param_reruns_evaluate_and_promote_only(pipeline: Pipeline) -> None:
+    output = pipeline.evaluate_only_output
+    for stage in ("evaluate", "promote"):
+        assert f"Running stage '{stage}'" in output
+    for stage in ("fetch", "preprocess", "train"):
+        assert f"Running stage '{stage}'" not in output
+    for handoff in ("trained", "evaluated", "champion"):
+        assert (pipeline.repo / "models" / handoff / CARD_FILE).is_file(), handoff

@@ -136,11 +136,11 @@ def _embedded_data(args: argparse.Namespace) -> None:
     from fakeimage.detector.folder import DetectorFolder
 
     reference = DetectorFolder(args.reference)
-    data = reference.card().params["data"]
+    data = reference.card().params.data
     settings = SplitSettings(
-        val_fraction=data["val_fraction"],
-        test_fraction=data["test_fraction"],
-        seed=data["split_seed"],
+        val_fraction=data.val_fraction,
+        test_fraction=data.test_fraction,
+        seed=data.split_seed,
         fingerprint=reference.card().data.fingerprint,
     )
     counts, record = build_embedded_archive(args.train_zip, settings)

@@ -19,7 +19,7 @@ def test_card_round_trips_exactly(tmp_path: Path) -> None:
     loaded = DetectorFolder(tmp_path).card()
     assert loaded == card
     assert loaded.to_json() == card.to_json()
-    assert loaded.params["train"]["learning_rate"] == 0.001  # nested and typed, not text
+    assert loaded.params.train.learning_rate == 0.001  # nested and typed, not text
 
 
 def test_card_exposes_the_decision_rule() -> None:

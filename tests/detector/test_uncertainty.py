@@ -9,6 +9,7 @@ import pytest
 from PIL import Image, ImageFilter
 
 from fakeimage.detector.card import Calibration
+from fakeimage.detector.folder import FEATURE_FILE
 from fakeimage.detector.uncertainty import (
     FeatureStats,
     calibrate,
@@ -50,8 +51,8 @@ def test_feature_distance_is_mahalanobis_to_the_nearer_class(tmp_path: Path) -> 
     stats = FeatureStats(means=np.array([[0.0, 0.0], [10.0, 0.0]]), precision=np.diag([1.0, 4.0]))
     distances = stats.distance(np.array([[0.0, 0.0], [10.0, 1.0], [5.0, 0.0]]))
     np.testing.assert_allclose(distances, [0.0, 2.0, 5.0])
-    stats.save(tmp_path / "features.npz")
-    loaded = FeatureStats.load(tmp_path / "features.npz")
+    stats.save(tmp_path / FEATURE_FILE)
+    loaded = FeatureStats.load(tmp_path / FEATURE_FILE)
     np.testing.assert_allclose(loaded.distance(np.array([[10.0, 1.0]])), [2.0], rtol=1e-6)
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fakeimage.detector.folder import FEATURE_FILE
 from fakeimage.detector.uncertainty import calibrate, uncertain_by_reason
 from fakeimage.evaluation.fitting import (
     certain_answer_scores,
@@ -51,7 +52,7 @@ def _rule(labels, prob, distance, detail, share: float, limits: float):
         uncertain_share=share,
         unfamiliar_share=limits,
         smooth_share=limits,
-        feature_file="features.npz",
+        feature_file=FEATURE_FILE,
     )
 
 

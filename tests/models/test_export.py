@@ -11,7 +11,7 @@ import pytest
 from fakeimage.config import ModelParams
 from fakeimage.data.hashes import training_record
 from fakeimage.detector.card import ModelCard
-from fakeimage.detector.folder import ONNX_FILE, DetectorFolder
+from fakeimage.detector.folder import DetectorFolder
 from fakeimage.detector.onnx_runtime import load_onnx_detector
 from fakeimage.errors import UserError
 from fakeimage.models import export

@@ -17,7 +17,12 @@ import pytest
 from fakeimage.config import load_params, params_to_dict
 from fakeimage.data.hashes import load_training_record
 from fakeimage.detector.card import ModelCard
-from fakeimage.detector.folder import MODEL_FILE, TRAINING_IMAGES_FILE, DetectorFolder
+from fakeimage.detector.folder import (
+    MARKDOWN_FILE,
+    MODEL_FILE,
+    TRAINING_IMAGES_FILE,
+    DetectorFolder,
+)
 from fakeimage.models.keras_detector import load_detector
 from fakeimage.paths import REFERENCE_DIR
 from repo_copy import BIN, REPO_ROOT, SAMPLE
@@ -75,7 +80,7 @@ def test_the_reference_is_small_and_describes_how_it_was_made() -> None:
     assert card.evaluation is not None
     test = card.evaluation.test
     assert test.n > 9000 and 0 < test.threshold < 1
-    markdown = (REFERENCE / "MODEL_CARD.md").read_text()
+    markdown = (REFERENCE / MARKDOWN_FILE).read_text()
     assert f"{test.accuracy:.4f}" in markdown
     assert card.reproduce.splitlines()[1] in markdown
 

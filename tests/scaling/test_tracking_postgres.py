@@ -18,6 +18,7 @@ import psutil
 import pytest
 import requests
 
+from fakeimage.detector.folder import MODEL_FILE
 from repo_copy import BIN, REPO_ROOT, PipelineRun, isolated_env, run
 from tests.scaling.postgres import postgres_bindir, running_postgres
 from tests.service_process import free_port, stop_process_tree
@@ -114,7 +115,7 @@ def test_postgres_tracking_server_runs_the_pipeline(
             assert str(champion.version) == "1"
             assert len(client.search_model_versions(f"name = '{MODEL_NAME}'")) == 2
             # Artifacts went through the server into its destination, not into the repo.
-            stored = [p for p in artifacts.rglob("*") if p.name == "model.keras"]
+            stored = [p for p in artifacts.rglob("*") if p.name == MODEL_FILE]
             assert len(stored) >= 2
         finally:
             stop_process_tree(server)

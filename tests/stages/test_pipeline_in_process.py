@@ -22,13 +22,12 @@ import mlflow
 import numpy as np
 import pytest
 import yaml
-from fakeimage.tracking import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG
 from mlflow import MlflowClient
 
 from fakeimage.config import load_params
-from fakeimage.data.dataset import Dataset, save_split
+from fakeimage.data.dataset import Dataset, fingerprint, save_split
 from fakeimage.detector.card import ModelCard
-from fakeimage.detector.folder import DetectorFolder
+from fakeimage.detector.folder import MARKDOWN_FILE, MODEL_FILE, DetectorFolder
 from fakeimage.errors import UserError
 from fakeimage.paths import (
     CHAMPION_DIR,
@@ -38,6 +37,7 @@ from fakeimage.paths import (
     TRAINED_DIR,
     split_path,
 )
+from fakeimage.registry.store import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG
 from fakeimage.training.checkpoint import PROGRESS_FILE
 from tests.cards import save_servable_detector
 
@@ -72,7 +72,8 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         for name, d in splits.items()
     }
     REPORTS_DIR.mkdir()
-    (REPORTS_DIR / "data.json").write_text(json.dumps({"splits": counts}))
+    report = {"splits": counts, "fingerprint": fingerprint(splits)}
+    (REPORTS_DIR / "data.json").write_text(json.dumps(report))
     # The reference "trained" on the first 40 validation images: they must not be compared on.
     save_servable_detector(
         REFERENCE_DIR,
@@ -82,7 +83,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         version="ref-1",
         alias=None,
         run_id="elsewhere",
-        params=load_params().model_dump(),
+        params=load_params(),
     )
     try:
         yield tmp_path
@@ -127,7 +128,7 @@ def test_train_evaluate_promote_import_the_reference_once(project: Path) -> None
         str(champion.version),
         "champion",
     )
-    assert card.lineage.promotion and (CHAMPION_DIR / "MODEL_CARD.md").is_file()
+    assert card.lineage.promotion and (CHAMPION_DIR / MARKDOWN_FILE).is_file()
     challenger = client.get_model_version("fake-image-detector", "2")
     assert challenger.tags["promotion_reason"] == report["reason"]
     assert challenger.tags["data_source"] == "embedded" and challenger.description
@@ -157,7 +158,7 @@ def test_train_evaluate_promote_import_the_reference_once(project: Path) -> None
     if champion.run_id == trained.run_id:
         assert (CHAMPION_DIR / rule.feature_file).is_file()
     metrics = json.loads((REPORTS_DIR / "metrics.json").read_text())
-    assert metrics["uncertain"]["val_share"] == rule.val_share
+    assert metrics["uncertainty"]["val_share"] == rule.val_share
     assert json.loads((REPORTS_DIR / "plots" / "coverage.json").read_text())[-1]["coverage"] == 1
 
     # A second promote imports nothing and registers nothing new.
@@ -172,7 +173,7 @@ def test_a_model_fine_tuned_from_another_records_its_lineage(project: Path) -> N
     params = yaml.safe_load(Path("params.yaml").read_text())
     params["train"].update(init_from=str(REFERENCE_DIR), learning_rate=1e-9)
     Path("params.yaml").write_text(yaml.safe_dump(params))
-    parent = keras.saving.load_model(REFERENCE_DIR / "model.keras")
+    parent = keras.saving.load_model(REFERENCE_DIR / MODEL_FILE)
     _run_stages("train")
 
     card = DetectorFolder(TRAINED_DIR).card()
@@ -180,7 +181,7 @@ def test_a_model_fine_tuned_from_another_records_its_lineage(project: Path) -> N
     assert (card.lineage.parent.name, card.lineage.parent.version) == ("reference", "ref-1")
     assert card.lineage.parent.location == str(REFERENCE_DIR)
     # a learning rate of 1e-9 barely moves the weights: they are the parent's
-    child = keras.saving.load_model(TRAINED_DIR / "model.keras")
+    child = keras.saving.load_model(TRAINED_DIR / MODEL_FILE)
     for ours, theirs in zip(child.get_weights(), parent.get_weights(), strict=True):
         np.testing.assert_allclose(ours, theirs, atol=1e-4)
     # the child's record holds its 128 training images and the parent's 40

@@ -13,13 +13,14 @@ from fakeimage.training.finetune import Parent, check_compatible, combined_recor
 
 
 def _parent(model_params: dict[str, object], record: np.ndarray | None = None) -> Parent:
+    """A parent of all-ones seed_cnn weights whose card says it was built with model_params."""
     model = seed_cnn(ModelParams())
     model.set_weights([np.ones_like(w) for w in model.get_weights()])
     return Parent(
         model=model,
         record=ParentModel(location="models/reference", name="reference", version="1"),
         training_images=np.zeros(0, np.uint64) if record is None else record,
-        model_params=model_params,
+        model_params=ModelParams(**model_params),
     )
 
 

@@ -183,7 +183,8 @@ def _describe(error: Any) -> str:
 
 
 def params_to_dict(params: Params | dict[str, Any]) -> dict[str, Any]:
-    """Flatten params (or their nested dict) into dotted keys, as MLflow logs them."""
+    """Flatten params (or their nested dict) into dotted keys, as MLflow logs them; values as
+    params.yaml writes them (lists, not tuples)."""
     flat: dict[str, Any] = {}
 
     def walk(prefix: str, value: Any) -> None:
@@ -193,5 +194,5 @@ def params_to_dict(params: Params | dict[str, Any]) -> dict[str, Any]:
         else:
             flat[prefix] = value
 
-    walk("", params if isinstance(params, dict) else params.model_dump())
+    walk("", params if isinstance(params, dict) else params.model_dump(mode="json"))
     return flat

@@ -12,7 +12,9 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from fakeimage.config import Params
 from fakeimage.errors import UserError
+from fakeimage.records import replace
 
 SYNTHETIC_SOURCE = "synthetic"
 
@@ -22,7 +24,7 @@ class _Record(BaseModel):
 
     def replace(self, **changes: Any) -> Self:
         """A copy with `changes`, validated as a new record (`model_copy(update=)` is not)."""
-        return type(self).model_validate({**dict(self), **changes})
+        return replace(self, **changes)
 
 
 class Scores(_Record):
@@ -184,8 +186,8 @@ class ModelCard(_Record):
     model_uri: str | None = None
     lineage: Lineage = Lineage()
     architecture: Architecture
-    params: dict[str, Any]
-    """Every setting of the run, nested as in params.yaml."""
+    params: Params
+    """Every setting of the run, as params.yaml held them."""
     data: DataRecord
     training: Training
     training_images: TrainingImages
@@ -219,7 +221,7 @@ class ModelCard(_Record):
         return self.model_dump_json(indent=2) + "\n"
 
     @classmethod
-    def from_json(cls, text: str, where: str = "card.json") -> ModelCard:
+    def from_json(cls, text: str, where: str = "the card") -> ModelCard:
         try:
             return cls.model_validate_json(text)
         except ValidationError as exc:

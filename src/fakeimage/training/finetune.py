@@ -33,7 +33,7 @@ class Parent:
     model: keras.Model
     record: ParentModel
     training_images: np.ndarray
-    model_params: dict[str, object]
+    model_params: ModelParams
 
 
 def load_parent(location: str) -> Parent:
@@ -62,13 +62,13 @@ def _parent(folder: DetectorFolder, location: str) -> Parent:
         data_source=card.data.source,
         data_fingerprint=card.data.fingerprint,
     )
-    return Parent(detector.model, record, folder.training_record(), card.params["model"])
+    return Parent(detector.model, record, folder.training_record(), card.params.model)
 
 
 def check_compatible(parent: Parent, params: ModelParams) -> None:
     """The child's model params must build the parent's network, or its weights cannot fit."""
     wanted = {key: getattr(params, key) for key in _SHAPE_KEYS}
-    found = {key: parent.model_params.get(key) for key in _SHAPE_KEYS}
+    found = {key: getattr(parent.model_params, key) for key in _SHAPE_KEYS}
     if wanted != found:
         described = ", ".join(f"model.{key}={value}" for key, value in found.items())
         raise UserError(

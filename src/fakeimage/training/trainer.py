@@ -134,7 +134,7 @@ def train_detector(
         architecture=Architecture(
             arch=params.model.arch, parameters=summary["parameters"], macs=summary["macs"]
         ),
-        params=params.model_dump(),
+        params=params,
         data=DataRecord(
             source=params.data.source.kind,
             description=describe_source(params.data.source),
