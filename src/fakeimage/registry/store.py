@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,8 +41,8 @@ from fakeimage.detector.folder import (
     write_card,
 )
 from fakeimage.errors import UserError
-from fakeimage.hardware import hardware_description
-from fakeimage.paths import project_root, tracking_uri
+from fakeimage.paths import tracking_uri
+from fakeimage.provenance import provenance_tags
 
 DETECTOR_ARTIFACTS = "detector"
 FIGURE_ARTIFACTS = "figures"
@@ -72,29 +71,6 @@ def configure_tracking(experiment: str | None = None) -> str:
                 selected.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND
             )
     return uri
-
-
-def _git(*args: str) -> str | None:
-    try:
-        result = subprocess.run(
-            ["git", *args], capture_output=True, text=True, timeout=10, check=True
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip()
-
-
-def provenance_tags() -> dict[str, str]:
-    """Where a run came from: git commit (and whether the tree was dirty), DVC experiment."""
-    tags = {"project_root": str(project_root()), "hardware": hardware_description()}
-    if commit := _git("rev-parse", "HEAD"):
-        tags["git_commit"] = commit
-        tags["git_dirty"] = str(bool(_git("status", "--porcelain", "--untracked-files=no")))
-    if name := os.environ.get("DVC_EXP_NAME"):
-        tags["dvc_experiment"] = name
-    if baseline := os.environ.get("DVC_EXP_BASELINE_REV"):
-        tags["dvc_baseline_rev"] = baseline
-    return tags
 
 
 def card_tags(card: ModelCard) -> dict[str, str]:

@@ -32,6 +32,7 @@ from fakeimage.detector.folder import TRAINING_IMAGES_FILE
 from fakeimage.evaluation.metrics import classification_metrics
 from fakeimage.models.keras_detector import predict_proba
 from fakeimage.models.zoo import count_macs, for_serving
+from fakeimage.provenance import provenance_tags
 from fakeimage.registry import store
 from fakeimage.training.checkpoint import Checkpoint, resumable_progress, run_fingerprint
 from fakeimage.training.cluster import ClusterRole
@@ -92,7 +93,7 @@ def train_detector(
     )
     store.configure_tracking(params.mlflow.experiment)
     tags = {
-        **store.provenance_tags(),
+        **provenance_tags(),
         "data_fingerprint": prepared.fingerprint,
         "data_source": params.data.source.kind,
         "arch": params.model.arch,
