@@ -1,0 +1,24 @@
+"""Which heavy frameworks importing some modules loads, measured in a fresh interpreter."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+FRAMEWORKS = ("tensorflow", "keras", "tf2onnx")
+
+
+def frameworks_loaded_by(modules: list[str], timeout: float = 110) -> list[str]:
+    """The FRAMEWORKS that importing `modules` (in a new Python process) pulls in."""
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        f"import json; print(json.dumps(sorted(m for m in {FRAMEWORKS!r} if m in sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
