@@ -1,6 +1,10 @@
 """Running the service as a child process: what the HTTP tests, the page test and the
 benchmark share.
 
+The service starts as `make serve` starts it: `fakeimage serve` stores the model folder in
+BentoML's store (under the BENTOML_HOME given) and then becomes `bentoml serve ... --arg
+model_tag=TAG` in the same process; a Bento or another service is served by `bentoml serve`.
+
 `bentoml serve` starts an arbiter whose workers run in sessions of their own, so stopping it
 means collecting the whole process tree first, then SIGTERM to the group and SIGKILL, by id,
 to whatever outlives the grace period. Nothing is left behind, even when a worker hangs.
@@ -23,8 +27,9 @@ from pathlib import Path
 import psutil
 
 from fakeimage import QUIET_ENVIRONMENT
+from fakeimage.serving.launch import SERVICE
 
-SERVICE = "fakeimage.serving.service:FakeImageDetector"
+BIN = Path(sys.executable).parent
 
 
 @dataclass
@@ -114,17 +119,23 @@ def run_service(
 ) -> Iterator[ServiceProcess]:
     """Serve on a free loopback port until the block ends; yields once /readyz answers 200.
 
-    home becomes BENTOML_HOME and holds the server's log; model, if given, is FAKEIMAGE_MODEL;
-    target is what `bentoml serve` serves: the service's import path, or a Bento's tag.
+    home becomes BENTOML_HOME and holds the server's log and model store; model, if given, is
+    the folder `fakeimage serve --model` serves (default: the champion of cwd, else the
+    reference); target is the service's import path (served by `fakeimage serve`), or what
+    `bentoml serve` serves instead: a Bento's tag, another service.
     """
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     environment = {**os.environ, **QUIET_ENVIRONMENT, "BENTOML_HOME": str(home)}
     environment.update(env or {})
-    if model is not None:
-        environment["FAKEIMAGE_MODEL"] = str(model)
-    bentoml = Path(sys.executable).with_name("bentoml")
-    command = [str(bentoml), "serve", target, "--host", "127.0.0.1", "--port", str(port)]
+    address = ["--host", "127.0.0.1", "--port", str(port)]
+    if target == SERVICE:
+        command = [str(BIN / "fakeimage"), "serve", *address]
+        command += ["--model", str(model)] if model is not None else []
+    elif model is None:
+        command = [str(BIN / "bentoml"), "serve", target, *address]
+    else:
+        raise ValueError(f"a model folder is served by `fakeimage serve`, not with {target}")
     log = home / "server.log"
     with log.open("wb") as output:
         process = subprocess.Popen(

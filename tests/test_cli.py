@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from fakeimage.cli import STAGES, build_parser, main
+from tests.imports import FRAMEWORKS
 
 FAKEIMAGE = Path(sys.executable).with_name("fakeimage")
 
@@ -125,9 +126,9 @@ def test_predict_scores_through_onnx_and_names_bad_files(
     assert main(["predict", str(image), "--model", str(folder)]) == 0
     out, err = capsys.readouterr()
     assert "model: test-detector version 7" in err
-    path, label, score, doubt = out.strip().split("\t")
+    path, label, score, certainty = out.strip().split("\t")
     assert path == str(image) and label in ("REAL", "FAKE") and score.startswith("P(fake)=")
-    assert doubt == "uncertain (little_detail)"  # a flat grey square
+    assert certainty == "uncertain (little_detail)"  # a flat grey square
     assert main(["predict", str(image), "--json", "--model", str(folder)]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert answer["file"] == str(image) and answer["label"] == label
@@ -135,6 +136,68 @@ def test_predict_scores_through_onnx_and_names_bad_files(
     assert main(["predict", str(tmp_path / "broken.jpg"), "--model", str(folder)]) == 2
     out, err = capsys.readouterr()
     assert "\tERROR\t" in out and "1 of 1 images could not be read" in err
+
+
+PREDICT_AND_LIST_IMPORTS = (
+    "import sys\n"
+    "from fakeimage.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    f"print('imported:', sorted(m for m in {FRAMEWORKS!r} if m in sys.modules))\n"
+    "sys.exit(code)\n"
+)
+"""`fakeimage predict ARGS...` in a fresh interpreter that says, after it, what it imported."""
+
+
+def _predict_in_a_process(folder: Path, image: Path) -> tuple[list[str], str]:
+    command = ["predict", str(image), "--model", str(folder)]
+    done = subprocess.run(
+        [sys.executable, "-c", PREDICT_AND_LIST_IMPORTS, *command],
+        cwd=Path(__file__).resolve().parents[1],  # an export reads the embedded validation data
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    return done.stdout.splitlines(), done.stderr
+
+
+def test_predict_with_an_onnx_graph_imports_no_tensorflow(tmp_path: Path) -> None:
+    """models/champion carries its ONNX graph: `fakeimage predict` runs ONNX Runtime alone."""
+    import numpy as np
+    from PIL import Image
+
+    from tests.cards import save_servable_detector
+
+    folder = save_servable_detector(tmp_path / "detector")
+    image = tmp_path / "noise.png"
+    Image.fromarray(np.random.default_rng(3).integers(0, 256, (32, 32, 3), np.uint8)).save(image)
+    (answer, imported), err = _predict_in_a_process(folder, image)
+    path, label, score, certainty = answer.split("\t")
+    assert (path, certainty) == (str(image), "certain") and label in ("REAL", "FAKE")
+    assert score.startswith("P(fake)=")
+    assert imported == "imported: []"
+    assert "exporting" not in err
+
+
+def test_predict_exports_a_folder_without_onnx_in_a_child(tmp_path: Path) -> None:
+    """The shipped reference has no graph: a child process exports one (with TensorFlow), and
+    the command itself still never imports TensorFlow."""
+    import numpy as np
+    from PIL import Image
+
+    from tests.cards import save_servable_detector
+
+    folder = save_servable_detector(tmp_path / "detector", onnx=False)
+    image = tmp_path / "flat.png"
+    Image.fromarray(np.full((32, 32, 3), 120, np.uint8)).save(image)
+    (answer, imported), err = _predict_in_a_process(folder, image)
+    assert answer.endswith("\tuncertain (little_detail)")
+    assert imported == "imported: []"
+    assert "has no ONNX graph: exporting one (TensorFlow, in a child)" in err
+    assert not (folder / "model.onnx").exists()  # exported into scratch, not into the folder
 
 
 def test_a_folder_without_onnx_is_exported_on_the_way(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -36,6 +35,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _predict(args: argparse.Namespace) -> None:
+    """Scored by ONNX Runtime; TensorFlow only in a child, for a folder without its graph."""
     import tempfile
 
     from fakeimage.data.images import (
@@ -46,16 +46,13 @@ def _predict(args: argparse.Namespace) -> None:
         to_model_input,
     )
     from fakeimage.detector.onnx_runtime import load_onnx_detector
-    from fakeimage.models.export import with_onnx
     from fakeimage.serving.bento_store import local_detector_folder
+    from fakeimage.serving.launch import with_onnx_in_child
     from fakeimage.serving.schemas import ModelInfo, build_prediction
 
-    if args.model:
-        os.environ["FAKEIMAGE_MODEL"] = args.model
-    folder = local_detector_folder()
+    folder = local_detector_folder(args.model)
     with tempfile.TemporaryDirectory(prefix="fakeimage-onnx-") as scratch:
-        detector = load_onnx_detector(with_onnx(folder, Path(scratch)))
-    assert detector.card is not None
+        detector = load_onnx_detector(with_onnx_in_child(folder, Path(scratch)))
     info = ModelInfo(detector.name, detector.version, detector.threshold, detector.card.uncertainty)
     print(f"model: {detector.name} version {detector.version} ({folder})", file=sys.stderr)
     failures = 0
@@ -85,8 +82,8 @@ def _predict(args: argparse.Namespace) -> None:
             print(answer.model_dump_json())
             continue
         codes = ", ".join(reason.code for reason in answer.reasons)
-        doubt = f"uncertain ({codes})" if answer.uncertain else "certain"
-        print(f"{path}\t{answer.label}\tP(fake)={answer.prob_fake:.4f}\t{doubt}")
+        certainty = f"uncertain ({codes})" if answer.uncertain else "certain"
+        print(f"{path}\t{answer.label}\tP(fake)={answer.prob_fake:.4f}\t{certainty}")
     if failures:
         raise UserError(f"{failures} of {len(args.images)} images could not be read")
 
@@ -149,46 +146,22 @@ def _embedded_data(args: argparse.Namespace) -> None:
     print(f"embedded-data: wrote the embedded archive ({listing}) and the reference's record")
 
 
-def _bentoml_command(*args: str) -> list[str]:
-    bentoml = Path(sys.executable).with_name("bentoml")  # this environment's, not PATH's
-    return [str(bentoml) if bentoml.exists() else "bentoml", *args]
-
-
-def _stored_model_tag(model: str | None) -> str:
-    """Store the model folder to serve (default: the champion) in BentoML's store; its tag.
-
-    A folder without an ONNX graph (the shipped reference, before `make run`) is stored with
-    one exported and checked on the way.
-    """
-    import tempfile
-
-    from fakeimage.startup import import_tensorflow
-
-    import_tensorflow()  # for the ONNX export
-    from fakeimage.models.export import with_onnx
-    from fakeimage.serving.bento_store import local_detector_folder, store_detector
-
-    if model:
-        os.environ["FAKEIMAGE_MODEL"] = model
-    with tempfile.TemporaryDirectory(prefix="fakeimage-onnx-") as scratch:
-        return store_detector(local_detector_folder(), lambda f: with_onnx(f, Path(scratch)))
-
-
 def _serve(args: argparse.Namespace) -> None:
-    import subprocess
+    """Store the model, then become `bentoml serve` (exec): one process tree, no TensorFlow."""
+    from fakeimage.serving.launch import become, serve_command, store_for_serving
 
-    tag = _stored_model_tag(args.model)
-    command = _bentoml_command("serve", "fakeimage.serving.service:FakeImageDetector")
-    command += ["--host", args.host, "--port", str(args.port), "--arg", f"model_tag={tag}"]
+    tag = store_for_serving(args.model)
     print(f"serve: BentoML model {tag} on http://{args.host}:{args.port}", file=sys.stderr)
-    raise SystemExit(subprocess.call(command))
+    become(serve_command(tag, args.host, args.port))
 
 
 def _bento(args: argparse.Namespace) -> None:
     import subprocess
 
-    tag = _stored_model_tag(args.model)
-    command = _bentoml_command("build", "--arg", f"model_tag={tag}", "--output", "tag")
+    from fakeimage.serving.launch import bentoml_command, store_for_serving
+
+    tag = store_for_serving(args.model)
+    command = bentoml_command("build", "--arg", f"model_tag={tag}", "--output", "tag")
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise UserError(f"bentoml build failed: {result.stderr.strip().splitlines()[-1:]}")

@@ -6,6 +6,8 @@
 - `schemas`: the answers, as published in the OpenAPI document and validated by the page;
 - `errors`: the one error shape; `guard`: the middleware that bounds and checks requests;
 - `bento_store`: the served model in BentoML's model store;
+- `launch`: what `fakeimage serve`, `bento` and `predict` do first (store the model, export
+  a missing ONNX graph in a child process), without TensorFlow;
 - `explain`: occlusion-sensitivity maps and their PNG overlays.
 
 Neither server process imports TensorFlow or Keras: models are scored by ONNX Runtime

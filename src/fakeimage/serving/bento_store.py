@@ -2,9 +2,10 @@
 
 The service declares the model it serves (`bentoml.models.BentoModel(tag)`), so a Bento records
 exactly that model: `bentoml list` shows its size, `bentoml models list` its versions, and the
-Bento served from the store anywhere loads that model and no other. The tag comes from the
-Bento argument `model_tag` (`bentoml build --arg model_tag=...`, kept in the Bento); without it,
-the local champion (else the shipped reference, or FAKEIMAGE_MODEL's folder) is stored and used.
+Bento served from the store anywhere loads that model and no other. The tag reaches the service
+only as the Bento argument `model_tag`: `fakeimage serve` and `fakeimage bento` store the folder
+here first (`serving.launch`) and pass `--arg model_tag=TAG`; importing the service reads no
+folder and writes nothing.
 """
 
 from __future__ import annotations
@@ -69,27 +70,18 @@ def store_detector(folder: Path, add_onnx: Callable[[Path], Path] | None = None)
     return tag
 
 
-def local_detector_folder() -> Path:
-    """FAKEIMAGE_MODEL's folder, else models/champion, else the shipped models/reference."""
+def local_detector_folder(requested: str | Path | None = None) -> Path:
+    """`requested`, else FAKEIMAGE_MODEL's folder, else models/champion, else the shipped
+    models/reference."""
     from fakeimage.paths import CHAMPION_DIR, REFERENCE_DIR, project_root
 
-    if requested := os.environ.get("FAKEIMAGE_MODEL"):
+    if requested := requested or os.environ.get("FAKEIMAGE_MODEL"):
         folder = Path(requested)
         if not is_detector_folder(folder):
-            raise UserError(f"FAKEIMAGE_MODEL={requested} is not a model folder with a card")
+            raise UserError(f"{requested} is not a model folder (it has no card.json)")
         return folder
     for folder in (CHAMPION_DIR, REFERENCE_DIR):
         for candidate in (folder, project_root() / folder):
             if is_detector_folder(candidate):
                 return candidate
-    raise UserError("no model to serve: run `make run` (models/champion) or set FAKEIMAGE_MODEL")
-
-
-def served_model_tag() -> str:
-    """The tag this service serves: the Bento argument `model_tag`, else the local champion's."""
-    import bentoml
-
-    arguments = bentoml.use_arguments()
-    if tag := getattr(arguments, "model_tag", None):
-        return str(tag)
-    return store_detector(local_detector_folder())
+    raise UserError("no model to serve: run `make run` (models/champion) or pass --model FOLDER")

@@ -13,7 +13,10 @@ Endpoints: POST /predict (multipart field `image`; `explain=true` adds the occlu
 POST /predict_batch (field `images`, repeated), POST /explain (field `image`, answers the map
 as a PNG); BentoML's /livez, /readyz and /metrics. Limits come from FAKEIMAGE_* environment
 variables (`settings.ServingSettings`). Both processes declare the model they serve, a BentoML
-store model (see `bento_store`): the Bento argument `model_tag`, else the local champion.
+store model (see `bento_store`) named by the Bento argument `model_tag`: `fakeimage serve`
+stores it and passes it, `bentoml build --arg model_tag=...` keeps it in the Bento. Importing
+this module reads no model folder and writes nothing; without the argument the classes still
+import (tests build the service around a loaded detector), but serving them stops with one line.
 """
 
 from __future__ import annotations
@@ -28,13 +31,14 @@ from typing import Any
 import anyio.to_thread
 import bentoml
 import numpy as np
+from bentoml.exceptions import BentoMLException
 from PIL import Image
 from starlette.responses import JSONResponse, Response
 
 from fakeimage.detector.onnx_runtime import OnnxDetector, load_onnx_detector
 from fakeimage.detector.uncertainty import detail_energy
+from fakeimage.errors import UserError
 from fakeimage.serving import explain
-from fakeimage.serving.bento_store import served_model_tag
 from fakeimage.serving.errors import RequestError
 from fakeimage.serving.guard import MULTIPART_SLACK, RequestGuardMiddleware, mark_request_parsed
 from fakeimage.serving.schemas import (
@@ -54,14 +58,28 @@ from fakeimage.serving.uploads import (
 
 logger = logging.getLogger("bentoml.fakeimage")
 SETTINGS = load_settings()
-MODEL_TAG = served_model_tag()
+MODEL_TAG: str | None = getattr(bentoml.use_arguments(), "model_tag", None)
+NO_MODEL = (
+    "no model to serve: start the service with `fakeimage serve` (or `make serve`), or "
+    "`bentoml serve fakeimage.serving.service:FakeImageDetector --arg model_tag=TAG` with a "
+    "model stored by `fakeimage bento`"
+)
 
 
-def load_served_detector(stored: bentoml.Model, role: str, threads: int) -> OnnxDetector:
-    """The ONNX graph of the declared store model, loaded and warmed up for this process.
+def declared_model() -> bentoml.models.BentoModel | None:
+    """The store model both services declare, so that a Bento packages it; None without the
+    Bento argument (the classes must import for tests all the same)."""
+    return bentoml.models.BentoModel(MODEL_TAG) if MODEL_TAG else None
+
+
+def load_served_detector(service: object, role: str, threads: int) -> OnnxDetector:
+    """The ONNX graph of the service's declared store model, loaded and warmed up.
 
     ONNX Runtime gets `threads` intra-op threads (0 keeps its default, all cores).
     """
+    stored = getattr(service, "bento_model", None)  # resolved from the store on first access
+    if stored is None:
+        raise UserError(NO_MODEL)
     detector = load_onnx_detector(Path(stored.path), threads)
     detector.assess(np.zeros((1, 32, 32, 3), dtype=np.uint8))
     logger.info(
@@ -90,12 +108,13 @@ def load_served_detector(stored: bentoml.Model, role: str, threads: int) -> Onnx
 class DetectorModel:
     """The batch scorer behind /predict_batch: loaded once, called in adaptive batches."""
 
-    bento_model = bentoml.models.BentoModel(MODEL_TAG)
+    bento_model = declared_model()
 
-    def __init__(self) -> None:
-        detector = load_served_detector(
-            self.bento_model, "batch model worker", SETTINGS.batch_threads
-        )
+    def __init__(self, detector: OnnxDetector | None = None) -> None:
+        """The declared store model's detector; `detector` instead builds this scorer around
+        one already loaded, in this process (tests)."""
+        if detector is None:
+            detector = load_served_detector(self, "batch model worker", SETTINGS.batch_threads)
         self.detector = detector
 
     @bentoml.api(
@@ -137,10 +156,19 @@ class FakeImageDetector:
     """Tell AI-generated images from real photographs: POST an image, get REAL or FAKE."""
 
     model = bentoml.depends(DetectorModel)
-    bento_model = bentoml.models.BentoModel(MODEL_TAG)
+    bento_model = declared_model()
 
-    def __init__(self) -> None:
-        detector = load_served_detector(self.bento_model, "API", SETTINGS.model_threads)
+    def __init__(self, detector: OnnxDetector | None = None) -> None:
+        """The declared store model's detector, as `bentoml serve` builds the service.
+
+        `FakeImageDetector.inner(detector)` builds it in this process around a detector
+        already loaded, with its batch scorer beside it instead of the dependency's process:
+        no server, no model store, no Bento argument (the in-process tests).
+        """
+        if detector is None:
+            detector = load_served_detector(self, "API", SETTINGS.model_threads)
+        else:
+            self.model = DetectorModel.inner(detector)  # in place of the remote dependency
         self.detector = detector
         self.info = ModelInfo(
             detector.name, detector.version, detector.threshold, detector.card.uncertainty
@@ -155,6 +183,13 @@ class FakeImageDetector:
             SETTINGS.batch_size,
             SETTINGS.batch_latency_ms,
         )
+
+    @bentoml.on_deployment
+    def require_a_model() -> None:
+        """Once in `bentoml serve`, before any worker starts: without the Bento argument there
+        is nothing to serve, said in one line (workers failing would restart forever)."""
+        if MODEL_TAG is None:
+            raise BentoMLException(NO_MODEL)
 
     def _judge(self, upload: Upload, with_map: bool) -> tuple[Prediction, bytes | None]:
         """Read, check and assess one upload, with its occlusion map as a PNG if asked for."""
