@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import keras
+import pytest
 
 from benchmarks.reference_epoch import reference_recipe, seconds_per_epoch
 from fakeimage.config import ModelParams, TrainParams
@@ -38,3 +40,22 @@ def test_the_training_throughput_benchmark_measures_every_row() -> None:
     result = measure(3)  # each row built and timed: a broken one raises
     assert set(result) == {"ceiling", "pipeline", "degraded", "notebook"}
     assert all(rate > 0 for rate in result.values())
+
+
+def test_the_latency_floor_row_builds(tmp_path: Path) -> None:
+    """The serving benchmark's floor: its figures, the one-thread forward pass, the bare service."""
+    import numpy as np
+
+    from benchmarks import bare_service
+    from benchmarks.latency_floor import Floor, forward_ms, one_thread_session
+    from benchmarks.serving import Plan
+    from tests.cards import save_servable_detector
+
+    floor = Floor(service_ms=3.3, bare_ms=1.0, forward_ms=2.0)
+    assert floor.ratio == pytest.approx(1.1)
+    assert "(i)/((ii)+(iii)) = 1.100" in floor.describe()
+    session = one_thread_session(save_servable_detector(tmp_path / "detector"))
+    pixels = np.zeros((4, 32, 32, 3), np.uint8)
+    assert forward_ms(session, pixels, calls=5) > 0
+    assert Plan.of(quick=True, soak_seconds=None).floor_rounds >= 3
+    assert list(bare_service.BareUpload.apis) == ["predict"]
