@@ -8,6 +8,8 @@ from pathlib import Path
 PARAMS = Path("params.yaml")
 RAW_DIR = Path("data/raw")
 DOWNLOADS_DIR = Path("data/downloads")
+ZOO_DIR = Path("data/zoo")
+"""The generator zoo's samples (the generate stage), extra FAKE sources for preprocess."""
 PREPARED_DIR = Path("data/prepared")
 REPORTS_DIR = Path("reports")
 DATA_REPORT = REPORTS_DIR / "data.json"

@@ -195,9 +195,7 @@ def _decoded_from_arrays(spec: dict[str, list[tuple[int, int]]]) -> dict[str, De
         part = Decoded()
         for value, label in items:
             pixels = np.full((32, 32, 3), value, np.uint8)
-            part.pixels.append(pixels)
-            part.labels.append(label)
-            part.hashes.append(hashlib.sha256(pixels.tobytes()).hexdigest())
+            part.add(pixels, label, hashlib.sha256(pixels.tobytes()).hexdigest(), "")
         decoded[split] = part
     return decoded
 
@@ -325,6 +323,7 @@ def test_report_contents(tmp_path: Path, write_cifake) -> None:
         "duplicates_removed",
         "splits",
         "source_splits",
+        "sources",
         "fingerprint",
     }
     assert report["files"] == 52
@@ -373,7 +372,40 @@ def test_save_and_load_roundtrip(tmp_path: Path) -> None:
     assert loaded.x.dtype == np.uint8 and loaded.y.dtype == np.uint8
     assert np.array_equal(loaded.x, dataset.x) and np.array_equal(loaded.y, dataset.y)
     with np.load(path) as raw:
-        assert sorted(raw.files) == ["x", "y"]
+        assert sorted(raw.files) == ["sources", "x", "y"]
+    assert list(loaded.sources) == [""] * 7
+
+
+def test_sources_survive_preprocessing_in_every_split(tmp_path: Path, write_cifake) -> None:
+    """Sub-folders of REAL/ and FAKE/ are sources; extra folders may add one class only."""
+    write_cifake(tmp_path / "raw", {"train/REAL": 40, "train/FAKE": 20, "train/FAKE/sd14": 20})
+    zoo = tmp_path / "zoo"
+    write_cifake(zoo, {"train/FAKE/dcgan": 30, "test/FAKE/dcgan": 10}, seed=1)
+    datasets, report = preprocess(
+        tmp_path / "raw",
+        max_bad_fraction=0.0,
+        val_fraction=0.2,
+        test_fraction=0.2,
+        seed=3,
+        extra_dirs=(zoo,),
+    )
+    names = {split: set(data.source_names()) for split, data in datasets.items()}
+    assert names["train"] == names["val"] == {"REAL", "FAKE", "FAKE/sd14", "FAKE/dcgan"}
+    # the zoo's own test images stay in test, where the base data's carved ones join them
+    assert report["sources"]["FAKE/dcgan"] == {"train": 24, "val": 6, "test": 10}
+    assert report["sources"]["FAKE/sd14"] == {"train": 13, "val": 3, "test": 4}
+    assert sum(report["sources"]["REAL"].values()) == 40
+    # an empty extra folder adds nothing
+    (tmp_path / "empty").mkdir()
+    again, _ = preprocess(
+        tmp_path / "raw",
+        max_bad_fraction=0.0,
+        val_fraction=0.2,
+        test_fraction=0.2,
+        seed=3,
+        extra_dirs=(tmp_path / "empty",),
+    )
+    assert "FAKE/dcgan" not in set(again["train"].source_names())
 
 
 def test_save_overwrites_atomically(tmp_path: Path) -> None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from fakeimage.atomic import write_bytes
+from fakeimage.data.layout import CLASS_NAMES
 from fakeimage.errors import UserError
 
 SPLIT_NAMES = ("train", "val", "test")
@@ -27,6 +28,22 @@ class Dataset:
     """(n, 32, 32, 3) uint8, as `fakeimage.data.images.to_model_input` makes them."""
     y: np.ndarray
     """(n,) uint8, 1 = FAKE."""
+    sources: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=str))
+    """(n,) str: the sub-folder of REAL/ or FAKE/ each image came from ("" when none), so
+    every figure can be told per source (FAKE/sd14, FAKE/dcgan, REAL/phone)."""
+
+    def __post_init__(self) -> None:
+        if len(self.sources) != len(self.y):
+            if len(self.sources):
+                raise ValueError(f"{len(self.sources)} sources for {len(self.y)} images")
+            object.__setattr__(self, "sources", np.full(len(self.y), "", dtype=str))
+
+    def source_names(self) -> np.ndarray:
+        """Per image, its class and source as reports name them: REAL, FAKE/dcgan."""
+        classes = np.array(CLASS_NAMES)[self.y.astype(int)]
+        return np.array(
+            [f"{c}/{s}" if s else c for c, s in zip(classes, self.sources, strict=True)], dtype=str
+        )
 
 
 @dataclass(frozen=True)
@@ -44,9 +61,9 @@ class Prepared:
 
 
 def save_split(dataset: Dataset, path: Path) -> None:
-    """Write x and y as an uncompressed .npz (fast to load), atomically."""
+    """Write x, y and the sources as an uncompressed .npz (fast to load), atomically."""
     buffer = io.BytesIO()
-    np.savez(buffer, x=dataset.x, y=dataset.y)
+    np.savez(buffer, x=dataset.x, y=dataset.y, sources=dataset.sources.astype(str))
     write_bytes(path, buffer.getvalue())
 
 
@@ -54,7 +71,8 @@ def load_split(path: Path) -> Dataset:
     if not path.is_file():
         raise UserError(f"{path} not found: run the preprocess stage first (dvc repro preprocess)")
     with np.load(path) as arrays:
-        return Dataset(arrays["x"], arrays["y"])
+        sources = arrays["sources"] if "sources" in arrays.files else np.zeros(0, dtype=str)
+        return Dataset(arrays["x"], arrays["y"], sources)
 
 
 def load_prepared(folder: Path, report: Path) -> Prepared:

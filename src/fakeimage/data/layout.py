@@ -63,14 +63,18 @@ def _source(class_folder: Path, path: Path) -> str:
     return parts[0] if len(parts) > 1 else ""
 
 
-def list_labelled_files(root: Path) -> list[LabelledFile]:
+def list_labelled_files(root: Path, *, both_classes: bool = True) -> list[LabelledFile]:
     """Every image file under REAL/ and FAKE/ folders below root (their sub-folders are sources),
-    sorted, with split, label and source."""
+    sorted, with split, label and source. A folder of extra sources may hold one class only
+    (`both_classes=False`), and then also no image at all."""
     if not root.is_dir():
         raise UserError(f"{root} is not a folder")
     folders = find_class_folders(root)
     labels = {label for _, label in folders}
-    if labels != {0, 1}:
+    if not both_classes:
+        if not labels:
+            return []
+    elif labels != {0, 1}:
         raise UserError(
             f"{root} is not in CIFAKE layout: expected REAL/ and FAKE/ folders "
             "(for example train/REAL, train/FAKE, test/REAL, test/FAKE)"
@@ -82,6 +86,6 @@ def list_labelled_files(root: Path) -> list[LabelledFile]:
         for path in sorted(directory.rglob("*"))
         if is_image_file(path) and not _hidden(path.relative_to(directory).parts[:-1])
     ]
-    if not files:
+    if not files and both_classes:
         raise UserError(f"{root} holds REAL/ and FAKE/ folders but no image files")
     return files

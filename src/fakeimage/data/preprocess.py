@@ -30,11 +30,26 @@ _EXAMPLES = 5
 
 @dataclass
 class Decoded:
-    """Decoded images of one source split, with a content hash per image."""
+    """Decoded images of one split, with a content hash and the source of each image."""
 
     pixels: list[np.ndarray] = field(default_factory=list)
     labels: list[int] = field(default_factory=list)
     hashes: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+    def add(self, pixels: np.ndarray, label: int, digest: str, source: str) -> None:
+        self.pixels.append(pixels)
+        self.labels.append(label)
+        self.hashes.append(digest)
+        self.sources.append(source)
+
+    def extend(self, other: Decoded) -> Decoded:
+        for item in other.items():
+            self.add(*item)
+        return self
+
+    def items(self) -> list[tuple[np.ndarray, int, str, str]]:
+        return list(zip(self.pixels, self.labels, self.hashes, self.sources, strict=True))
 
 
 def _decode_one(item: LabelledFile) -> tuple[np.ndarray | None, str]:
@@ -58,10 +73,7 @@ def decode_files(files: list[LabelledFile], workers: int = 0) -> tuple[dict[str,
         if pixels is None:
             bad.append(f"{item.path.name}: {reason}")
             continue
-        split = decoded[item.split]
-        split.pixels.append(pixels)
-        split.labels.append(item.label)
-        split.hashes.append(image_digest(pixels))
+        decoded[item.split].add(pixels, item.label, image_digest(pixels), item.source)
     return dict(decoded), {"count": len(bad), "examples": bad[:_EXAMPLES]}
 
 
@@ -80,8 +92,7 @@ def deduplicate(decoded: dict[str, Decoded]) -> tuple[dict[str, Decoded], dict[s
     result: dict[str, Decoded] = {}
     for name in sorted(decoded, key=lambda s: s != "test"):  # test first: its copies win
         kept = Decoded()
-        split = decoded[name]
-        for pixels, label, digest in zip(split.pixels, split.labels, split.hashes, strict=True):
+        for pixels, label, digest, source in decoded[name].items():
             if len(labels_by_hash[digest]) > 1:
                 counts["label_conflicts"] += 1
             elif digest in seen:
@@ -89,30 +100,31 @@ def deduplicate(decoded: dict[str, Decoded]) -> tuple[dict[str, Decoded], dict[s
                 counts[key] += 1
             else:
                 seen.add(digest)
-                kept.pixels.append(pixels)
-                kept.labels.append(label)
-                kept.hashes.append(digest)
+                kept.add(pixels, label, digest, source)
         result[name] = kept
     counts["total"] = counts["within_split"] + counts["across_splits"]
     return result, counts
 
 
-def _carve(split: Decoded, fraction: float, seed: int) -> tuple[Decoded, Decoded]:
-    """Split off `fraction` of each class, chosen by a seeded shuffle of content-hash order."""
+def _carve(
+    split: Decoded, fraction: float, seed: int, keep: set[tuple[int, str]] = frozenset()
+) -> tuple[Decoded, Decoded]:
+    """Split off `fraction` of each class and source (but those in `keep`), chosen by a seeded
+    shuffle of content-hash order, so every source is in every split in its proportion."""
     rng = np.random.default_rng(seed)
     rest, carved = Decoded(), Decoded()
-    for label in (0, 1):
+    groups = list(zip(split.labels, split.sources, strict=True))
+    for group in sorted(set(groups)):
         members = sorted(
-            (i for i, y in enumerate(split.labels) if y == label), key=lambda i: split.hashes[i]
+            (i for i, key in enumerate(groups) if key == group), key=split.hashes.__getitem__
         )
-        order = rng.permutation(len(members))
-        take = round(len(members) * fraction)
+        kept = group in keep
+        order = range(len(members)) if kept else rng.permutation(len(members))
+        take = 0 if kept else round(len(members) * fraction)
         for rank, position in enumerate(order):
             index = members[position]
             target = carved if rank < take else rest
-            target.pixels.append(split.pixels[index])
-            target.labels.append(label)
-            target.hashes.append(split.hashes[index])
+            target.add(split.pixels[index], group[0], split.hashes[index], group[1])
     return rest, carved
 
 
@@ -123,6 +135,7 @@ def _sorted_by_content(split: Decoded) -> Decoded:
         [split.pixels[i] for i in order],
         [split.labels[i] for i in order],
         [split.hashes[i] for i in order],
+        [split.sources[i] for i in order],
     )
 
 
@@ -131,11 +144,13 @@ def make_splits(
 ) -> dict[str, Dataset]:
     if "train" not in decoded:
         raise UserError("the data has no train images: expected train/REAL and train/FAKE")
-    train = decoded["train"]
-    if "test" in decoded and decoded["test"].labels:
-        test = _sorted_by_content(decoded["test"])
-    else:
-        train, test = _carve(train, test_fraction, seed + 1)
+    # A source's own test images are its test split; test is carved from the train images of
+    # the sources that have none (CIFAKE's train split alone, a zoo without test samples).
+    given = decoded.get("test", Decoded())
+    tested = set(zip(given.labels, given.sources, strict=True))
+    train, test = _carve(decoded["train"], test_fraction, seed + 1, keep=tested)
+    if given.labels:
+        test = _sorted_by_content(given).extend(test)
     train, val = _carve(train, val_fraction, seed)
     splits = {"train": train, "val": val, "test": test}
     datasets = {}
@@ -145,7 +160,11 @@ def make_splits(
                 f"the {name} split would lack a class (too few images): add data or change "
                 "data.val_fraction / data.test_fraction"
             )
-        datasets[name] = Dataset(np.stack(split.pixels), np.asarray(split.labels, np.uint8))
+        datasets[name] = Dataset(
+            np.stack(split.pixels),
+            np.asarray(split.labels, np.uint8),
+            np.asarray(split.sources, dtype=str),
+        )
     return datasets
 
 
@@ -156,9 +175,16 @@ def preprocess(
     val_fraction: float,
     test_fraction: float,
     seed: int,
+    extra_dirs: tuple[Path, ...] = (),
 ) -> tuple[dict[str, Dataset], dict]:
-    """Run decode, deduplicate and split; return the datasets and the data report."""
+    """Run decode, deduplicate and split; return the datasets and the data report.
+
+    `extra_dirs` hold more sources in the same layout that may cover one class only (the
+    generator zoo's FAKE/<generator>/ folders); their images join the same splits.
+    """
     files = list_labelled_files(raw_dir)
+    for extra in extra_dirs:
+        files += list_labelled_files(extra, both_classes=False)
     decoded, bad = decode_files(files)
     bad_fraction = bad["count"] / len(files)
     if bad_fraction > max_bad_fraction:
@@ -187,6 +213,17 @@ def preprocess(
             for name, ds in datasets.items()
         },
         "source_splits": sorted(decoded),
+        "sources": _source_counts(datasets),
         "fingerprint": fingerprint(datasets),
     }
     return datasets, report
+
+
+def _source_counts(datasets: dict[str, Dataset]) -> dict[str, dict[str, int]]:
+    """Images per source (REAL, FAKE/dcgan, ...) and split."""
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for split, data in datasets.items():
+        names, sizes = np.unique(data.source_names(), return_counts=True)
+        for name, size in zip(names, sizes, strict=True):
+            counts[str(name)][split] = int(size)
+    return dict(sorted(counts.items()))

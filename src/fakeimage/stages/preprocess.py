@@ -1,10 +1,11 @@
-"""preprocess: decode, deduplicate and split data/raw into uint8 arrays plus a data report."""
+"""preprocess: decode, deduplicate and split data/raw (and the generator zoo's samples, when
+there are any) into uint8 arrays that keep each image's source, plus a data report."""
 
 from fakeimage.atomic import write_json
 from fakeimage.config import Params
 from fakeimage.data.dataset import SPLIT_NAMES, save_split
 from fakeimage.data.preprocess import preprocess
-from fakeimage.paths import DATA_REPORT, RAW_DIR, split_path
+from fakeimage.paths import DATA_REPORT, RAW_DIR, ZOO_DIR, split_path
 
 
 def run(params: Params) -> None:
@@ -15,6 +16,7 @@ def run(params: Params) -> None:
         val_fraction=data.val_fraction,
         test_fraction=data.test_fraction,
         seed=data.split_seed,
+        extra_dirs=(ZOO_DIR,) if ZOO_DIR.is_dir() else (),
     )
     for name in SPLIT_NAMES:
         save_split(datasets[name], split_path(name))

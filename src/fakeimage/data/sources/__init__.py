@@ -125,7 +125,8 @@ def describe_source(source: Source) -> str:
 
 
 def _arrange(source_root: Path, staging: Path, *, move: bool) -> None:
-    """Lay the REAL/FAKE folders found under source_root out as staging/<split>/<LABEL>/."""
+    """Lay the REAL/FAKE folders found under source_root out as staging/<split>/<LABEL>/,
+    keeping their first level of sub-folders: those are sources (FAKE/midjourney/...)."""
     folders = find_class_folders(source_root)
     if {label for _, label in folders} != {0, 1}:
         raise UserError(
@@ -138,15 +139,22 @@ def _arrange(source_root: Path, staging: Path, *, move: bool) -> None:
         target_dir.mkdir(parents=True, exist_ok=True)
         for index, directory in enumerate(directories):
             prefix = f"{index}_" if len(directories) > 1 else ""
-            for path in sorted(directory.iterdir()):
-                if is_image_file(path):
-                    transfer(str(path), str(target_dir / f"{prefix}{path.name}"))
+            for path in sorted(directory.rglob("*")):
+                parts = path.relative_to(directory).parts
+                if not is_image_file(path) or any(p.startswith(".") for p in parts[:-1]):
+                    continue
+                target = target_dir / parts[0] if len(parts) > 1 else target_dir
+                target.mkdir(exist_ok=True)
+                name = "_".join(parts[1:] if len(parts) > 1 else parts)
+                transfer(str(path), str(target / f"{prefix}{name}"))
 
 
 def _count(staging: Path) -> dict[str, int]:
     counts: Counter[str] = Counter()
-    for path in staging.glob("*/*/*"):
-        counts[f"{path.parent.parent.name}/{path.parent.name}"] += 1
+    for path in staging.rglob("*"):
+        if path.is_file():
+            split, label = path.relative_to(staging).parts[:2]
+            counts[f"{split}/{label}"] += 1
     if not counts:
         raise UserError("the source delivered no images")
     return dict(sorted(counts.items()))
