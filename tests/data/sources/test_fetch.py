@@ -91,6 +91,16 @@ def test_folder(tmp_path: Path, source: Path) -> None:
     assert _leftovers(raw) == []
 
 
+def test_sub_folders_of_a_class_are_kept_as_sources(tmp_path: Path, write_cifake) -> None:
+    folder = tmp_path / "mine"
+    write_cifake(folder, {"REAL": 2, "REAL/phone": 2, "FAKE/sd14": 2, "FAKE/midjourney/v6": 1})
+    raw, counts = _fetch(DataParams(source=FolderSource(path=str(folder))), tmp_path)
+    assert counts == {"train/FAKE": 3, "train/REAL": 4}
+    files = {p.relative_to(raw).as_posix() for p in raw.rglob("*") if p.is_file()}
+    assert "train/REAL/phone/000.png" in files and "train/REAL/000.png" in files
+    assert "train/FAKE/midjourney/v6_000.png" in files  # deeper folders fold into the name
+
+
 def test_url(tmp_path: Path, source: Path, pack, local_server) -> None:
     archive = pack(source, tmp_path / "served" / "cifake.zip")
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()
