@@ -26,7 +26,7 @@ from mlflow import MlflowClient
 
 from fakeimage.config import load_params
 from fakeimage.data.dataset import Dataset, fingerprint, save_split
-from fakeimage.detector.card import ModelCard
+from fakeimage.detector.card import ModelCard, SourceScores
 from fakeimage.detector.folder import MARKDOWN_FILE, MODEL_FILE, DetectorFolder
 from fakeimage.errors import UserError
 from fakeimage.paths import (
@@ -45,12 +45,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _dataset(n: int, seed: int) -> Dataset:
-    """Bright images are FAKE, dark ones REAL: learnable in one epoch."""
+    """Bright images are FAKE, dark ones REAL: learnable in one epoch. Every other FAKE image
+    comes from a second source, "dcgan"."""
     rng = np.random.default_rng(seed)
     y = np.tile(np.array([0, 1], np.uint8), n // 2)
     base = np.where(y[:, None, None, None] == 1, 170, 70)
     x = np.clip(base + rng.normal(0, 30, (n, 32, 32, 3)), 0, 255).astype(np.uint8)
-    return Dataset(x, y)
+    sources = np.where((y == 1) & (np.arange(n) % 4 == 1), "dcgan", "")
+    return Dataset(x, y, sources)
 
 
 @pytest.fixture
@@ -91,6 +93,10 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         while mlflow.active_run():
             mlflow.end_run()
         shutil.rmtree(tmp_path / "mlruns", ignore_errors=True)
+
+
+def _source_scores(rows: dict[str, dict]) -> dict[str, SourceScores]:
+    return {name: SourceScores(**row) for name, row in rows.items()}
 
 
 def _run_stages(*names: str) -> None:
@@ -159,6 +165,18 @@ def test_train_evaluate_promote_import_the_reference_once(project: Path) -> None
         assert (CHAMPION_DIR / rule.feature_file).is_file()
     metrics = json.loads((REPORTS_DIR / "metrics.json").read_text())
     assert metrics["uncertainty"]["val_share"] == rule.val_share
+    # per source: the test split's 30 REAL, 15 FAKE and 15 FAKE/dcgan images, and the total
+    sources = metrics["sources"]
+    assert {name: row["n"] for name, row in sources.items()} == {
+        "FAKE": 15,
+        "FAKE/dcgan": 15,
+        "REAL": 30,
+        "all": 60,
+    }
+    assert logged.evaluation.sources == _source_scores(sources)
+    history = client.get_run(trained.run_id).data.metrics
+    assert history["source_FAKE/dcgan_accuracy"] == sources["FAKE/dcgan"]["accuracy"]
+    assert (REPORTS_DIR / "figures" / "sources.png").is_file()
     assert json.loads((REPORTS_DIR / "plots" / "coverage.json").read_text())[-1]["coverage"] == 1
 
     # A second promote imports nothing and registers nothing new.

@@ -83,6 +83,20 @@ class Selective(_Record):
     uncertain_accuracy: float | None
 
 
+class SourceScores(_Record):
+    """How a detector does on the test images of one source (REAL, FAKE/sd14, FAKE/dcgan)."""
+
+    n: int
+    accuracy: float
+    """The share answered with the source's class (its recall)."""
+    uncertain: float
+    """The share answered uncertain."""
+    confidently_wrong: float
+    """The share answered the other class without being marked uncertain."""
+    certain_accuracy: float | None
+    """Accuracy on the answers not marked uncertain (None when all were)."""
+
+
 class Evaluation(_Record):
     """What the evaluate stage measured, and the decision rule it chose on validation."""
 
@@ -97,6 +111,8 @@ class Evaluation(_Record):
     uncertainty: UncertaintyRule | None = None
     selective: Selective | None = None
     """On the test split, under `uncertainty`."""
+    sources: dict[str, SourceScores] | None = None
+    """On the test split, per source and in total ("all")."""
 
 
 class SplitCounts(_Record):

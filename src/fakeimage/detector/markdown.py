@@ -37,6 +37,25 @@ def _splits_table(splits: dict[str, SplitCounts]) -> str:
     return _table(rows, ["split", "REAL", "FAKE", "total"])
 
 
+def _sources(card: ModelCard) -> str:
+    """The per-source table, when the test split has more than one source per class."""
+    sources = card.evaluation.sources if card.evaluation else None
+    if not sources or len(sources) <= 3:  # REAL, FAKE and the total: nothing more to say
+        return ""
+    rows = [
+        [name, f"{row.n:,}", *(_number(getattr(row, key)) for key in _SOURCE_KEYS)]
+        for name, row in sources.items()
+    ]
+    header = ["source", "images", "accuracy (recall)", "uncertain", "confidently wrong"]
+    return f"""
+## Per source (test split)
+{_table(rows, header)}
+"""
+
+
+_SOURCE_KEYS = ("accuracy", "uncertain", "confidently_wrong")
+
+
 def _lineage(card: ModelCard) -> str:
     lineage = card.lineage
     lines = []
@@ -103,7 +122,7 @@ on the validation split ({evaluation.threshold_policy}){mirror}.
 
 Confusion matrix: {tn:,} REAL and {tp:,} FAKE right; {fp:,} REAL called FAKE, {fn:,} FAKE
 called REAL ({test.n:,} images).
-
+{_sources(card)}
 ## Robustness (test split, same threshold)
 {_table(robustness_rows, ["corruption", "accuracy", "F1", "ROC-AUC"])}
 

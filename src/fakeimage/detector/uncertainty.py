@@ -68,7 +68,7 @@ class FeatureStats:
         squared = []
         for mean in self.means:
             centred = features - mean
-            squared.append(np.einsum("nd,de,ne->n", centred, self.precision, centred))
+            squared.append(np.sum((centred @ self.precision) * centred, axis=1))  # BLAS
         return np.sqrt(np.maximum(np.min(squared, axis=0), 0.0))
 
     def save(self, path: Path) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from fakeimage.config import EvaluateParams
 from fakeimage.data.dataset import Prepared
-from fakeimage.detector.card import Evaluation, ModelCard, Scores
+from fakeimage.detector.card import Evaluation, ModelCard, Scores, SourceScores
 from fakeimage.detector.folder import FEATURE_FILE
 from fakeimage.detector.uncertainty import (
     FeatureStats,
@@ -33,6 +33,7 @@ from fakeimage.evaluation.fitting import (
     fit_calibration,
     fit_feature_stats,
 )
+from fakeimage.evaluation.folders import source_report
 from fakeimage.evaluation.metrics import choose_threshold, classification_metrics
 from fakeimage.evaluation.plots import plot_records
 from fakeimage.evaluation.robustness import robustness_table, worst_corruption
@@ -131,9 +132,19 @@ def evaluate_detector(
         calibration=calibration,
         uncertainty=rule,
         selective=certain,
+        sources={
+            name: SourceScores(**{k: v for k, v in row.items() if k != "recall"})
+            for name, row in source_report(
+                test.y, test_probabilities, uncertain, list(test.sources), threshold
+            ).items()
+        },
     )
     plots = plot_records(test.y, test_probabilities, threshold, bins)
     plots["coverage"] = coverage_curve(test.y, test_probabilities, threshold)
+    plots["sources"] = [
+        {"source": name, **scores.model_dump()}
+        for name, scores in (evaluation.sources or {}).items()
+    ]
     shares = {code: float(mark.mean()) for code, mark in by_reason.items()}
     return Evaluated(detector.card.replace(evaluation=evaluation), stats, plots, shares)
 

@@ -101,8 +101,11 @@ def draw_figures(
     accuracy = [metrics["accuracy"], *(r["accuracy"] for r in robustness.values())]
     axis.bar(names, accuracy, color=["tab:green", *["tab:blue"] * len(robustness)])
     axis.set(ylabel="test accuracy", ylim=(0, 1), title="Robustness to corruptions")
-    axis.tick_params(axis="x", rotation=30)
+    plt.setp(axis.get_xticklabels(), rotation=40, ha="right", rotation_mode="anchor")
     paths.append(_save(figure, directory / "robustness.png"))
+
+    if records.get("sources"):
+        paths.append(_draw_sources(records["sources"], directory / "sources.png"))
 
     if "coverage" in records:
         figure, axis = plt.subplots(figsize=(4, 4))
@@ -112,6 +115,28 @@ def draw_figures(
         axis.set_title("Selective accuracy")
         paths.append(_save(figure, directory / "coverage_accuracy.png"))
     return paths
+
+
+def _draw_sources(rows: list[dict[str, Any]], path: Path) -> Path:
+    """Per source, its test images split three ways: right and certain, uncertain, and wrong
+    without doubt (the answers that mislead)."""
+    rows = [row for row in rows if row["source"] != "all"]
+    figure, axis = plt.subplots(figsize=(6, 0.8 + 0.45 * len(rows)))
+    names = [f"{row['source']} ({row['n']:,})" for row in rows]
+    uncertain = np.array([row["uncertain"] for row in rows])
+    wrong = np.array([row["confidently_wrong"] for row in rows])
+    left = np.zeros(len(rows))
+    for values, colour, label in (
+        (1 - uncertain - wrong, "tab:green", "right"),
+        (uncertain, "tab:grey", "uncertain"),
+        (wrong, "tab:red", "confidently wrong"),
+    ):
+        axis.barh(names, values, left=left, color=colour, label=label)
+        left += values
+    axis.set(xlim=(0, 1), xlabel="share of the source's test images", title="Per source")
+    axis.invert_yaxis()
+    axis.legend(loc="lower right", fontsize="small")
+    return _save(figure, path)
 
 
 def draw_history(history: dict[str, list[float]], path: Path) -> Path:

@@ -177,6 +177,10 @@ def evaluation_metrics(card: ModelCard) -> dict[str, float]:
     if selective := evaluation.selective:
         metrics["test_coverage"] = selective.coverage
         metrics["test_certain_accuracy"] = selective.certain_accuracy
+    for source, row in (evaluation.sources or {}).items():
+        for key, value in row.model_dump().items():
+            if value is not None and key != "n":
+                metrics[f"source_{source}_{key}"] = value
     return metrics
 
 
