@@ -7,6 +7,7 @@ rejected with one line that names the key, so a typo never silently falls back t
   whose fields declare their ranges;
 - `sources`: `data.source`, one model per kind of source, told apart by its `kind`;
 - `augment`: `train.augment`, the flips, crops and degradations of training images;
+- `zoo`: the generators trained here whose samples become FAKE sources;
 - `loader`: reading and checking params.yaml into them.
 """
 
@@ -46,6 +47,7 @@ from fakeimage.config.sources import (
     SyntheticSource,
     UrlSource,
 )
+from fakeimage.config.zoo import Family, GeneratorParams, ZooParams
 
 __all__ = [
     "Arch",
@@ -57,7 +59,9 @@ __all__ = [
     "DataParams",
     "EmbeddedSource",
     "EvaluateParams",
+    "Family",
     "FolderSource",
+    "GeneratorParams",
     "JpegParams",
     "KaggleSource",
     "ModelParams",
@@ -77,6 +81,7 @@ __all__ = [
     "TrackingParams",
     "TrainParams",
     "UrlSource",
+    "ZooParams",
     "load_params",
     "params_to_dict",
     "parse_params",

@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 from fakeimage.config.augment import AugmentParams
 from fakeimage.config.checks import Real, Section
 from fakeimage.config.sources import EmbeddedSource, Source
+from fakeimage.config.zoo import ZooParams
 
 Arch = Literal["seed_cnn", "fidelity_net", "fidelity_se_net"]
 Stem = Literal["full", "space_to_depth"]
@@ -114,3 +115,4 @@ class Params(Section):
     mlflow: TrackingParams = TrackingParams()
     evaluate: EvaluateParams = EvaluateParams()
     promote: PromoteParams = PromoteParams()
+    zoo: ZooParams = ZooParams()
