@@ -1,0 +1,1 @@
+"""Generators trained here on CIFAKE's REAL images, whose samples become extra FAKE sources."""
