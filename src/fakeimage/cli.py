@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fakeimage.errors import UserError
 
-STAGES = ("fetch", "preprocess", "train", "evaluate", "promote")
+STAGES = ("fetch", "generate", "preprocess", "train", "evaluate", "promote")
 TENSORFLOW_STAGES = ("train", "evaluate", "promote")
 """The stages that run a model; the others start without TensorFlow's seconds of import."""
 
