@@ -6,7 +6,11 @@ import asyncio
 import json
 from typing import Any
 
-from fakeimage.serving.guard import RequestGuardMiddleware, mark_request_parsed
+from fakeimage.serving.guard import (
+    RequestGuardMiddleware,
+    mark_request_parsed,
+    requests_in_flight,
+)
 
 
 class FakeApp:
@@ -98,3 +102,18 @@ def test_guard_explains_requests_bentoml_could_not_parse() -> None:
     assert status == 400 and "as a file" in body["error"]
     # once the endpoint ran, its answers pass untouched (a real 500 stays a 500)
     assert call_guard(FakeApp(500, mark=True), [b""], MULTIPART)[0] == 500
+
+
+def test_the_guard_counts_the_requests_in_progress() -> None:
+    """What /predict reads to know it is alone: the request itself while it runs, then none."""
+    seen: list[int] = []
+
+    class CountingApp(FakeApp):
+        async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+            seen.append(requests_in_flight())
+            await super().__call__(scope, receive, send)
+
+    multipart = {"Content-Type": "multipart/form-data; boundary=x"}
+    assert call_guard(CountingApp(), [b"ok"], multipart)[0] == 200
+    assert call_guard(CountingApp(status=500, mark=False), [b"ok"], multipart)[0] == 400
+    assert seen == [1, 1] and requests_in_flight() == 0

@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image
 from pydantic import TypeAdapter, ValidationError
-from serving_samples import bad_samples, encode, noise, valid_samples
+from serving_samples import bad_samples, encode, noise, png_bomb, valid_samples
 from starlette.datastructures import UploadFile
 
 from fakeimage.data.images import DEFAULT_MAX_PIXELS, load_model_input
@@ -16,6 +17,8 @@ from fakeimage.serving.errors import RequestError
 from fakeimage.serving.settings import ServingSettings
 from fakeimage.serving.uploads import (
     Upload,
+    header_pixels,
+    is_tiny_image,
     prepare_image,
     prepare_upload,
     prepare_uploads,
@@ -140,3 +143,25 @@ def test_prepare_upload_checks_size_then_decodes() -> None:
     with pytest.raises(RequestError) as caught:
         prepare_upload(upload, ServingSettings(max_upload_mb=0.001))
     assert caught.value.status == 413
+
+
+@pytest.mark.parametrize("sample", valid_samples(), ids=lambda s: s.name)
+def test_header_pixels_are_what_pillow_reads_or_unknown(sample: Any) -> None:
+    claimed = header_pixels(sample.data)
+    if sample.name.endswith((".png", ".jpg")):
+        width, height = Image.open(io.BytesIO(sample.data)).size
+        assert claimed == width * height
+    else:
+        assert claimed is None  # GIF, WebP...: never taken for tiny
+
+
+def test_only_tiny_pngs_and_jpegs_are_tiny() -> None:
+    """What /predict judges on the event loop when it is alone: a CIFAKE-sized image, never a
+    small file that decodes to millions of pixels."""
+    assert is_tiny_image(make_upload(encode(noise(32, 32), "JPEG", progressive=True), "a.jpg"))
+    assert is_tiny_image(make_upload(encode(Image.new("RGB", (256, 256)), "PNG")))
+    assert not is_tiny_image(make_upload(encode(Image.new("RGB", (257, 256)), "PNG")))
+    assert not is_tiny_image(make_upload(png_bomb()))  # 50 KB, 400 Mpx
+    assert not is_tiny_image(make_upload(encode(noise(32, 32), "GIF"), "a.gif"))
+    assert not is_tiny_image(make_upload(b"\xff\xd8\xff\xe0garbage", "a.jpg"))
+    assert not is_tiny_image(make_upload(encode(noise(32, 32), "PNG"), size=None))

@@ -2,7 +2,8 @@
 
 An ASGI middleware on the public service. It bounds each request body before any of it is
 read (so an upload is never held in memory beyond the limits) and turns BentoML's own answers
-to unparseable requests into the service's error shape (`serving.errors`).
+to unparseable requests into the service's error shape (`serving.errors`). It also counts the
+requests it is guarding (`requests_in_flight`), so an endpoint knows when it is alone.
 """
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 _HANDLER_REACHED: ContextVar[list[bool] | None] = ContextVar("fakeimage_reached", default=None)
+_IN_FLIGHT = [0]  # guarded requests in progress; only the event loop's thread touches it
+
+
+def requests_in_flight() -> int:
+    """How many guarded requests this process is serving now, the caller's included: counted
+    from their first byte, before BentoML parses them."""
+    return _IN_FLIGHT[0]
 
 
 def mark_request_parsed() -> None:
@@ -110,9 +118,11 @@ class RequestGuardMiddleware:
             await send(message)
 
         token = _HANDLER_REACHED.set(reached)
+        _IN_FLIGHT[0] += 1
         try:
             await self.app(scope, limited_receive, guarded_send)
         finally:
+            _IN_FLIGHT[0] -= 1
             _HANDLER_REACHED.reset(token)
         if over and not replaced:
             await _send_json(send, 413, _body_too_large(None, limit))

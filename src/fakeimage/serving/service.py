@@ -40,7 +40,12 @@ from fakeimage.detector.uncertainty import detail_energy
 from fakeimage.errors import UserError
 from fakeimage.serving import explain
 from fakeimage.serving.errors import RequestError
-from fakeimage.serving.guard import MULTIPART_SLACK, RequestGuardMiddleware, mark_request_parsed
+from fakeimage.serving.guard import (
+    MULTIPART_SLACK,
+    RequestGuardMiddleware,
+    mark_request_parsed,
+    requests_in_flight,
+)
 from fakeimage.serving.schemas import (
     Explanation,
     FilePrediction,
@@ -51,6 +56,7 @@ from fakeimage.serving.schemas import (
 from fakeimage.serving.settings import load_settings
 from fakeimage.serving.uploads import (
     Upload,
+    is_tiny_image,
     keep_uploads_in_memory,
     prepare_upload,
     prepare_uploads,
@@ -226,7 +232,13 @@ class FakeImageDetector:
 
         With form field `explain=true` the answer carries the occlusion map as a PNG.
         """
-        answer, _ = await anyio.to_thread.run_sync(self._judge, image, explain)
+        if not explain and requests_in_flight() <= 1 and is_tiny_image(image):
+            # Alone with a tiny image: judged on the event loop, which has nothing else to
+            # do meanwhile. The hop to a worker thread and back would add 0.2-0.5 ms to a
+            # 3 ms answer; under concurrent requests the threads use both cores instead.
+            answer, _ = self._judge(image, False)
+        else:
+            answer, _ = await anyio.to_thread.run_sync(self._judge, image, explain)
         return answer
 
     @bentoml.api(route="/predict_batch")

@@ -34,6 +34,14 @@ from fakeimage.serving.settings import ServingSettings
 
 logger = logging.getLogger("bentoml.fakeimage")
 
+SMALL_UPLOAD_BYTES = 64 * 1024
+SMALL_IMAGE_PIXELS = 256 * 256
+"""A tiny image: decoded, resized and scored in little more than the forward pass itself.
+Its header must say so: a 5 KB flat PNG can claim 40 million pixels (a quarter second)."""
+_PNG = b"\x89PNG\r\n\x1a\n"
+_JPEG_FRAMES = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+"""The JPEG start-of-frame markers, which carry the image's size."""
+
 
 class Upload(PurePosixPath):
     """An uploaded file held in memory: the client's file name as a pure path, and the file.
@@ -80,6 +88,34 @@ def keep_uploads_in_memory(max_bytes: int) -> None:
     request body, so holding a part of up to the upload limit in memory costs no more.
     """
     MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, max_bytes + 1)
+
+
+def is_tiny_image(upload: Upload) -> bool:
+    """Whether the upload is a PNG or JPEG whose header claims at most SMALL_IMAGE_PIXELS, read
+    from its bytes in microseconds (no decoder); anything else, or any doubt, is not tiny."""
+    if upload.size is None or upload.size > SMALL_UPLOAD_BYTES:
+        return False
+    try:
+        upload.file.seek(0)
+        pixels = header_pixels(upload.file.read(SMALL_UPLOAD_BYTES))
+    except (OSError, ValueError):
+        return False
+    return pixels is not None and pixels <= SMALL_IMAGE_PIXELS
+
+
+def header_pixels(data: bytes) -> int | None:
+    """Width x height as a PNG's IHDR or a JPEG's start-of-frame says; None otherwise."""
+    if data.startswith(_PNG) and data[12:16] == b"IHDR" and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big") * int.from_bytes(data[20:24], "big")
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    position = 2  # the segments before the frame: APPn, DQT, DHT, DRI, COM, each with a length
+    while position + 9 <= len(data) and data[position] == 0xFF:
+        if data[position + 1] in _JPEG_FRAMES:
+            height = int.from_bytes(data[position + 5 : position + 7], "big")
+            return height * int.from_bytes(data[position + 7 : position + 9], "big")
+        position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
+    return None
 
 
 def read_upload(upload: Upload, max_bytes: int, name: str | None = None) -> bytes:
