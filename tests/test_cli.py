@@ -94,7 +94,7 @@ def test_unknown_stage_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_parser_knows_every_stage() -> None:
-    assert STAGES == ("fetch", "preprocess", "train", "evaluate", "promote")
+    assert STAGES == ("fetch", "generate", "preprocess", "train", "evaluate", "promote")
     args = build_parser().parse_args(["stage", "train", "--params", "p.yaml"])
     assert (args.name, str(args.params)) == ("train", "p.yaml")
 
