@@ -47,7 +47,7 @@ def _assert_one_line_error(result: subprocess.CompletedProcess[str], needle: str
         ("data:\n  sourc: archive\n", "unknown key 'data.sourc'"),
         ("train:\n  epochs: many\n", "train.epochs must be int"),
         ("data: [unclosed\n", "is not valid YAML"),
-        ("data:\n  source: s3\n", "expected one of"),
+        ("data:\n  source:\n    kind: s3\n", "expected one of"),
     ],
     ids=["unknown-key", "wrong-type", "bad-yaml", "bad-choice"],
 )
@@ -73,7 +73,7 @@ def test_params_option(tmp_path: Path) -> None:
 def test_stage_error_is_one_line(tmp_path: Path) -> None:
     """A valid params file whose data source is missing fails inside the stage, cleanly."""
     (tmp_path / "params.yaml").write_text(
-        f"data:\n  source: archive\n  path: {tmp_path / 'missing.zip'}\n"
+        f"data:\n  source:\n    kind: archive\n    path: {tmp_path / 'missing.zip'}\n"
     )
     result = _run(tmp_path, "stage", "fetch")
     _assert_one_line_error(result, "missing.zip not found")
