@@ -381,14 +381,12 @@ def test_sources_survive_preprocessing_in_every_split(tmp_path: Path, write_cifa
     write_cifake(tmp_path / "raw", {"train/REAL": 40, "train/FAKE": 20, "train/FAKE/sd14": 20})
     zoo = tmp_path / "zoo"
     write_cifake(zoo, {"train/FAKE/dcgan": 30, "test/FAKE/dcgan": 10}, seed=1)
-    datasets, report = preprocess(
-        tmp_path / "raw",
-        max_bad_fraction=0.0,
-        val_fraction=0.2,
-        test_fraction=0.2,
-        seed=3,
-        extra_dirs=(zoo,),
-    )
+
+    def with_extra(folder: Path) -> tuple[dict, dict]:
+        settings = {"max_bad_fraction": 0.0, "val_fraction": 0.2, "test_fraction": 0.2}
+        return preprocess(tmp_path / "raw", **settings, seed=3, extra_dirs=(folder,))
+
+    datasets, report = with_extra(zoo)
     names = {split: set(data.source_names()) for split, data in datasets.items()}
     assert names["train"] == names["val"] == {"REAL", "FAKE", "FAKE/sd14", "FAKE/dcgan"}
     # the zoo's own test images stay in test, where the base data's carved ones join them
@@ -397,14 +395,7 @@ def test_sources_survive_preprocessing_in_every_split(tmp_path: Path, write_cifa
     assert sum(report["sources"]["REAL"].values()) == 40
     # an empty extra folder adds nothing
     (tmp_path / "empty").mkdir()
-    again, _ = preprocess(
-        tmp_path / "raw",
-        max_bad_fraction=0.0,
-        val_fraction=0.2,
-        test_fraction=0.2,
-        seed=3,
-        extra_dirs=(tmp_path / "empty",),
-    )
+    again, _ = with_extra(tmp_path / "empty")
     assert "FAKE/dcgan" not in set(again["train"].source_names())
 
 
