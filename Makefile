@@ -24,7 +24,8 @@ MLFLOW_ARTIFACTS_DESTINATION ?= $(CURDIR)/mlartifacts
 MLFLOW_WORKERS ?= 1
 SERVE_PORT ?= 3000
 APP_PORT ?= 8501
-# `make test` runs test files in this many processes (pytest-xdist); each file in one of them
+# `make test` runs test files in this many processes (pytest-xdist); each file in one of them,
+# handed out in the order tests/conftest.py gives (longest work first)
 TEST_WORKERS ?= 2
 
 .PHONY: install run test lint format bench serve app mlflow mlflow-server bento clean
@@ -45,7 +46,7 @@ run: install
 	dvc repro
 
 test: install
-	pytest -n $(TEST_WORKERS) --dist loadfile
+	pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: install
 	ruff check src tests benchmarks

@@ -34,6 +34,7 @@ def test_an_epoch_estimate_scales_measured_steps_and_restores_float32() -> None:
     assert keras.mixed_precision.global_policy().name == "float32"
 
 
+@pytest.mark.slow
 def test_the_training_throughput_benchmark_measures_every_row() -> None:
     from benchmarks.train_throughput import measure
 

@@ -17,6 +17,8 @@ TRAINED_DIR = Path("models/trained")
 EVALUATED_DIR = Path("models/evaluated")
 TRAIN_CHECKPOINT_DIR = Path("models/.train-checkpoint")
 """The train stage's state after each epoch, until its outputs are written."""
+ONNX_CACHE_DIR = Path("models/.onnx-cache")
+"""Converted ONNX graphs by what they were converted from (`models.export.converted_graph`)."""
 CHAMPION_DIR = Path("models/champion")
 REFERENCE_DIR = Path("models/reference")
 

@@ -3,6 +3,7 @@ an uninterrupted run would be, and samples uint8 images that depend only on the 
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -36,18 +37,21 @@ def _settings(family: str) -> GeneratorParams:
     ],
 )
 def test_a_resumed_run_ends_where_an_uninterrupted_one_does(family: str, tmp_path: Path) -> None:
+    # Two models, not three (each traces its training step, seconds for the U-Net): one trains
+    # an epoch, leaves the checkpoint a process killed then would leave, and goes on; a fresh
+    # one (a new process: its own weights, then the checkpoint) resumes from that copy.
     settings = _settings(family)
     straight = build_model(settings)
+    first = train(straight, REAL, 1, tmp_path / "straight")
+    assert (first.epochs, first.epochs_this_session) == (1, 1)
+    shutil.copytree(tmp_path / "straight", tmp_path / "stopped")
     whole = train(straight, REAL, 2, tmp_path / "straight")
-    assert (whole.epochs, whole.epochs_this_session) == (2, 2)
     assert whole.images_per_second > 0 and all(len(v) == 2 for v in whole.history.values())
 
-    first = train(build_model(settings), REAL, 1, tmp_path / "stopped")
-    assert first.epochs_this_session == 1
-    assert (tmp_path / "stopped" / PROGRESS_FILE).is_file()
-    resumed_model = build_model(settings)  # a new process: fresh weights, then the checkpoint
+    resumed_model = build_model(settings)
     resumed = train(resumed_model, REAL, 2, tmp_path / "stopped")
     assert (resumed.epochs, resumed.epochs_this_session) == (2, 1)
+    assert (tmp_path / "stopped" / PROGRESS_FILE).is_file()
     assert resumed.history == whole.history
     for ours, theirs in zip(resumed_model.variables(), straight.variables(), strict=True):
         np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
@@ -62,16 +66,17 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(family: str, tmp_pat
 def test_a_checkpoint_of_other_settings_or_images_is_not_resumed(tmp_path: Path) -> None:
     settings = _settings("vae")
     train(build_model(settings), REAL, 1, tmp_path)
-    other = settings.model_copy(update={"seed": 4})
-    assert train(build_model(other), REAL, 1, tmp_path).epochs_this_session == 1
-    assert train(build_model(other), REAL[::-1], 1, tmp_path).epochs_this_session == 1
-    assert train(build_model(other), REAL[::-1], 1, tmp_path).epochs_this_session == 0
+    other = build_model(settings.model_copy(update={"seed": 4}))  # one model: what is checked
+    # here is whether the checkpoint is taken up, and each build traces its step again
+    assert train(other, REAL, 1, tmp_path).epochs_this_session == 1
+    assert train(other, REAL[::-1], 1, tmp_path).epochs_this_session == 1
+    assert train(other, REAL[::-1], 1, tmp_path).epochs_this_session == 0
     # more samples or more epochs later do not change what was trained: resumed
-    more = other.model_copy(update={"samples_train": 9, "epochs": 5})
+    more = other.settings.model_copy(update={"samples_train": 9, "epochs": 5})
     assert train(build_model(more), REAL[::-1], 1, tmp_path).epochs_this_session == 0
     # fewer epochs than the checkpoint holds cannot be had from it: trained again
-    assert train(build_model(other), REAL[::-1], 2, tmp_path).epochs_this_session == 1
-    assert train(build_model(other), REAL[::-1], 1, tmp_path).epochs_this_session == 1
+    assert train(other, REAL[::-1], 2, tmp_path).epochs_this_session == 1
+    assert train(other, REAL[::-1], 1, tmp_path).epochs_this_session == 1
 
 
 @pytest.mark.timeout(60)

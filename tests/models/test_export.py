@@ -73,3 +73,44 @@ def test_a_folder_without_a_graph_names_the_fix(tmp_path: Path) -> None:
     )
     with pytest.raises(UserError, match="no ONNX graph"):
         load_onnx_detector(tmp_path / "d")
+
+
+def test_promote_converts_a_network_once_and_checks_every_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conversions: list[bool] = []
+    original = export.onnx_bytes
+
+    def counted(model: keras.Model, *, flip_tta: bool) -> bytes:
+        conversions.append(flip_tta)
+        return original(model, flip_tta=flip_tta)
+
+    monkeypatch.setattr(export, "onnx_bytes", counted)
+    monkeypatch.setattr(export, "CACHED_GRAPHS", 1)
+    cache = tmp_path / "cache"
+    keras.utils.set_random_seed(0)
+    first, second = tmp_path / "first", tmp_path / "second"
+    save_detector(first, seed_cnn(ModelParams()), _card(False), training_record(IMAGES[:2]))
+    save_detector(second, seed_cnn(ModelParams()), _card(False), training_record(IMAGES[:2]))
+    detector = load_detector(first)
+    made = export.write_with_onnx(
+        detector, DetectorFolder(first), tmp_path / "a", detector.card, IMAGES, cache
+    )
+    again = export.write_with_onnx(
+        detector, DetectorFolder(first), tmp_path / "b", detector.card, IMAGES[:20], cache
+    )
+    assert conversions == [False]  # the same network's bytes: taken from the cache
+    assert made.onnx_file.read_bytes() == again.onnx_file.read_bytes()
+    assert again.card().onnx.parity_images == 20  # checked again, on this export's images
+    other = load_detector(second)
+    export.write_with_onnx(other, DetectorFolder(second), tmp_path / "c", other.card, IMAGES, cache)
+    assert conversions == [False, False]  # another network is converted
+    assert len(list(cache.glob("*.onnx"))) == 1  # the oldest entry made room
+
+    # A cached graph that no longer scores like its network is still refused.
+    (stale,) = cache.glob("*.onnx")
+    stale.write_bytes(made.onnx_file.read_bytes())
+    with pytest.raises(UserError, match="differs from Keras"):
+        export.write_with_onnx(
+            other, DetectorFolder(second), tmp_path / "d", other.card, IMAGES, cache
+        )

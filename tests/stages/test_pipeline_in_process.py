@@ -41,6 +41,8 @@ from fakeimage.registry.store import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG
 from fakeimage.training.checkpoint import PROGRESS_FILE
 from tests.cards import save_servable_detector
 
+pytestmark = pytest.mark.slow  # real training, in this process
+
 REPO = Path(__file__).resolve().parents[2]
 
 

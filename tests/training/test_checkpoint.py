@@ -13,6 +13,8 @@ from fakeimage.data.dataset import Dataset
 from fakeimage.training.checkpoint import PROGRESS_FILE, Checkpoint, Progress
 from fakeimage.training.train import TrainResult, train_model
 
+pytestmark = pytest.mark.slow  # real training, in this process
+
 PARAMS = TrainParams(
     epochs=4,
     batch_size=16,
@@ -24,6 +26,7 @@ PARAMS = TrainParams(
     seed=5,
     augment=AugmentParams(flip=True, crop_padding=2),
 )
+
 MODEL = ModelParams(arch="seed_cnn", dropout=0.0)
 
 

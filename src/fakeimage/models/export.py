@@ -10,23 +10,30 @@ flips any verdict, is refused.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from fakeimage.atomic import write_bytes
 from fakeimage.data.images import IMAGE_SIZE
 from fakeimage.detector.card import ModelCard, OnnxExport
 from fakeimage.detector.folder import ONNX_FILE, DetectorFolder, write_folder
 from fakeimage.detector.uncertainty import calibrate
 from fakeimage.detector.verdict import is_fake
 from fakeimage.errors import UserError
+from fakeimage.models import keras_detector
 from fakeimage.models.keras_detector import Detector, load_detector, traced_scores, with_features
 
 OPSET = 17
 PARITY_TOLERANCE = 1e-4
 INPUT_NAME = "images"
+CACHED_GRAPHS = 8
+"""Converted graphs `converted_graph` keeps (the most recently used)."""
 
 
 def onnx_bytes(model: keras.Model, *, flip_tta: bool) -> bytes:
@@ -46,12 +53,49 @@ def onnx_bytes(model: keras.Model, *, flip_tta: bool) -> bytes:
     return proto.SerializeToString()
 
 
-def export_onnx(detector: Detector, parity_images: np.ndarray) -> tuple[bytes, OnnxExport]:
-    """The detector's ONNX graph and its export record, once checked against Keras."""
+def _graph_key(model_file: Path, flip_tta: bool) -> str:
+    """Everything a converted graph depends on: the network's bytes, the code that traces it,
+    and the converter's settings and versions."""
+    import tf2onnx
+
+    digest = hashlib.sha256()
+    for path in (model_file, Path(__file__), Path(keras_detector.__file__)):
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    versions = [flip_tta, OPSET, tf2onnx.__version__, keras.__version__, tf.__version__]
+    digest.update(json.dumps(versions).encode())
+    return digest.hexdigest()
+
+
+def converted_graph(detector: Detector, model_file: Path, cache: Path) -> bytes:
+    """`onnx_bytes` of the detector whose network is `model_file`, kept in `cache`.
+
+    Converting takes seconds, and promote converts the same champion again on every run that
+    keeps it; a graph converted before from these very bytes, by this code and these versions,
+    is the same graph. The parity check still runs on every export.
+    """
+    flip_tta = detector.card.flip_tta
+    path = cache / f"{_graph_key(model_file, flip_tta)}.onnx"
+    if path.is_file():
+        os.utime(path)  # most recently used
+        return path.read_bytes()
+    graph = onnx_bytes(detector.model, flip_tta=flip_tta)
+    write_bytes(path, graph)
+    kept = sorted(cache.glob("*.onnx"), key=lambda entry: entry.stat().st_mtime, reverse=True)
+    for stale in kept[CACHED_GRAPHS:]:
+        stale.unlink(missing_ok=True)
+    return graph
+
+
+def export_onnx(
+    detector: Detector, parity_images: np.ndarray, graph: bytes | None = None
+) -> tuple[bytes, OnnxExport]:
+    """The detector's ONNX graph (converted now unless given) and its export record, once
+    checked against Keras."""
     from fakeimage.detector.onnx_runtime import onnx_session, run_session
 
     flip_tta = detector.card.flip_tta
-    graph = onnx_bytes(detector.model, flip_tta=flip_tta)
+    if graph is None:
+        graph = onnx_bytes(detector.model, flip_tta=flip_tta)
     calibration = detector.card.calibration
     raw, features = detector.raw_scores(parity_images)
     onnx_raw, onnx_features = run_session(onnx_session(graph, threads=0), parity_images)
@@ -111,9 +155,12 @@ def write_with_onnx(
     target: Path,
     card: ModelCard,
     parity_images: np.ndarray,
+    cache: Path | None = None,
 ) -> DetectorFolder:
-    """Write `source` to `target` with `card` and the detector's ONNX graph, checked first."""
-    graph, record = export_onnx(detector, parity_images)
+    """Write `source` to `target` with `card` and the detector's ONNX graph, checked first
+    (converted through `cache` when given: `converted_graph`)."""
+    graph = converted_graph(detector, source.model_file, cache) if cache else None
+    graph, record = export_onnx(detector, parity_images, graph)
     return write_folder(
         target,
         card.replace(onnx=record),

@@ -16,7 +16,14 @@ from fakeimage.config import Params
 from fakeimage.data.dataset import load_split
 from fakeimage.detector.folder import DetectorFolder
 from fakeimage.models.export import write_with_onnx
-from fakeimage.paths import CHAMPION_DIR, EVALUATED_DIR, REFERENCE_DIR, REPORTS_DIR, split_path
+from fakeimage.paths import (
+    CHAMPION_DIR,
+    EVALUATED_DIR,
+    ONNX_CACHE_DIR,
+    REFERENCE_DIR,
+    REPORTS_DIR,
+    split_path,
+)
 from fakeimage.registry.champion import promote
 
 
@@ -34,7 +41,10 @@ def run(params: Params) -> None:
         )
         now = datetime.now(UTC).isoformat(timespec="seconds")
         card = promotion.champion_card(settings, now)
-        write_with_onnx(promotion.champion, promotion.champion_folder, CHAMPION_DIR, card, val.x)
+        champion = promotion.champion
+        write_with_onnx(
+            champion, promotion.champion_folder, CHAMPION_DIR, card, val.x, ONNX_CACHE_DIR
+        )
     write_json(REPORTS_DIR / "promotion.json", promotion.report)
     print(
         f"promote: {promotion.outcome}: {promotion.decision.reason}; "
