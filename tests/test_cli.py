@@ -138,20 +138,19 @@ def test_predict_scores_through_onnx_and_names_bad_files(
     assert "\tERROR\t" in out and "1 of 1 images could not be read" in err
 
 
-PREDICT_AND_LIST_IMPORTS = (
+RUN_AND_LIST_IMPORTS = (
     "import sys\n"
     "from fakeimage.cli import main\n"
     "code = main(sys.argv[1:])\n"
     f"print('imported:', sorted(m for m in {FRAMEWORKS!r} if m in sys.modules))\n"
     "sys.exit(code)\n"
 )
-"""`fakeimage predict ARGS...` in a fresh interpreter that says, after it, what it imported."""
+"""`fakeimage ARGS...` in a fresh interpreter that says, after it, what it imported."""
 
 
-def _predict_in_a_process(folder: Path, image: Path) -> tuple[list[str], str]:
-    command = ["predict", str(image), "--model", str(folder)]
+def _in_a_process(*command: str) -> tuple[list[str], str]:
     done = subprocess.run(
-        [sys.executable, "-c", PREDICT_AND_LIST_IMPORTS, *command],
+        [sys.executable, "-c", RUN_AND_LIST_IMPORTS, *command],
         cwd=Path(__file__).resolve().parents[1],  # an export reads the embedded validation data
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
         capture_output=True,
@@ -174,7 +173,7 @@ def test_predict_with_an_onnx_graph_imports_no_tensorflow(tmp_path: Path) -> Non
     folder = save_servable_detector(tmp_path / "detector")
     image = tmp_path / "noise.png"
     Image.fromarray(np.random.default_rng(3).integers(0, 256, (32, 32, 3), np.uint8)).save(image)
-    (answer, imported), err = _predict_in_a_process(folder, image)
+    (answer, imported), err = _in_a_process("predict", str(image), "--model", str(folder))
     path, label, score, certainty = answer.split("\t")
     assert (path, certainty) == (str(image), "certain") and label in ("REAL", "FAKE")
     assert score.startswith("P(fake)=")
@@ -193,7 +192,7 @@ def test_predict_exports_a_folder_without_onnx_in_a_child(tmp_path: Path) -> Non
     folder = save_servable_detector(tmp_path / "detector", onnx=False)
     image = tmp_path / "flat.png"
     Image.fromarray(np.full((32, 32, 3), 120, np.uint8)).save(image)
-    (answer, imported), err = _predict_in_a_process(folder, image)
+    (answer, imported), err = _in_a_process("predict", str(image), "--model", str(folder))
     assert answer.endswith("\tuncertain (little_detail)")
     assert imported == "imported: []"
     assert "has no ONNX graph: exporting one (TensorFlow, in a child)" in err
@@ -247,3 +246,26 @@ def test_evaluate_reports_each_source_and_the_certain_answers(
     assert report["sources"]["FAKE/sd14"]["uncertain"] == 0.0
     assert report["coverage"] == 4 / 9
     assert report["reasons"] == {"little_detail": 2, "too_large": 3}
+
+
+def test_evaluate_scores_through_onnx_without_tensorflow_as_keras_would(tmp_path: Path) -> None:
+    """A folder with its checked graph is scored by ONNX Runtime alone, with the scores the
+    Keras network gives (the shipped reference, which has no graph, goes through Keras)."""
+    import numpy as np
+
+    from tests.cards import save_servable_detector
+
+    served = save_servable_detector(tmp_path / "served")
+    bare = save_servable_detector(tmp_path / "bare", onnx=False)
+    data = tmp_path / "data.npz"
+    rng = np.random.default_rng(4)
+    images = rng.integers(0, 256, (40, 32, 32, 3), dtype=np.uint8)
+    np.savez(data, x=images, y=np.arange(40) % 2)
+    onnx_output, keras_output = tmp_path / "onnx.json", tmp_path / "keras.json"
+    command = ["evaluate", "--data", str(data), "--model"]
+    (_, imported), _ = _in_a_process(*command, str(served), "--output", str(onnx_output))
+    assert imported == "imported: []"
+    assert main([*command, str(bare), "--output", str(keras_output)]) == 0
+    onnx_report, keras_report = (json.loads(p.read_text()) for p in (onnx_output, keras_output))
+    assert onnx_report["accuracy"] == keras_report["accuracy"]
+    assert abs(onnx_report["roc_auc"] - keras_report["roc_auc"]) < 1e-6

@@ -89,14 +89,15 @@ def _predict(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
+    """Scores through ONNX Runtime when the folder has its checked graph (as the service
+    scores, without TensorFlow's seconds of start-up), else through Keras."""
     import tempfile
 
-    from fakeimage.startup import import_tensorflow
-
-    import_tensorflow()
     from fakeimage.atomic import write_json
+    from fakeimage.detector.folder import DetectorFolder
+    from fakeimage.detector.onnx_runtime import load_onnx_detector
+    from fakeimage.detector.scoring import CardedDetector
     from fakeimage.evaluation.folders import evaluate_folder
-    from fakeimage.models.keras_detector import load_detector
 
     with tempfile.TemporaryDirectory(prefix="fakeimage-evaluate-") as scratch:
         folder = Path(args.model)
@@ -104,7 +105,16 @@ def _evaluate(args: argparse.Namespace) -> None:
             from fakeimage.registry.store import fetch_detector
 
             folder = fetch_detector(args.model, Path(scratch)).path
-        detector = load_detector(folder)
+        detector: CardedDetector
+        if DetectorFolder(folder).has_onnx():
+            detector = load_onnx_detector(folder)
+        else:
+            from fakeimage.startup import import_tensorflow
+
+            import_tensorflow()
+            from fakeimage.models.keras_detector import load_detector
+
+            detector = load_detector(folder)
     report = evaluate_folder(
         detector, Path(args.data), threshold=args.threshold, robustness=args.robustness
     )
