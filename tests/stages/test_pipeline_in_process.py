@@ -27,7 +27,7 @@ from mlflow import MlflowClient
 from fakeimage.config import load_params
 from fakeimage.data.dataset import Dataset, fingerprint, save_split
 from fakeimage.detector.card import ModelCard, SourceScores
-from fakeimage.detector.folder import MARKDOWN_FILE, MODEL_FILE, DetectorFolder
+from fakeimage.detector.folder import MARKDOWN_FILE, MODEL_FILE, ONNX_FILE, DetectorFolder
 from fakeimage.errors import UserError
 from fakeimage.paths import (
     CHAMPION_DIR,
@@ -37,7 +37,7 @@ from fakeimage.paths import (
     TRAINED_DIR,
     split_path,
 )
-from fakeimage.registry.store import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG
+from fakeimage.registry.store import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG, fetch_detector
 from fakeimage.training.checkpoint import PROGRESS_FILE
 from tests.cards import save_servable_detector
 
@@ -137,6 +137,10 @@ def test_train_evaluate_promote_import_the_reference_once(project: Path) -> None
         "champion",
     )
     assert card.lineage.promotion and (CHAMPION_DIR / MARKDOWN_FILE).is_file()
+    # The champion's run got the graph promote exported: a fetched version scores as served.
+    fetched = fetch_detector("models:/fake-image-detector@champion", project / "fetched")
+    assert fetched.has_onnx() and fetched.card().onnx == card.onnx
+    assert fetched.onnx_file.read_bytes() == (CHAMPION_DIR / ONNX_FILE).read_bytes()
     challenger = client.get_model_version("fake-image-detector", "2")
     assert challenger.tags["promotion_reason"] == report["reason"]
     assert challenger.tags["data_source"] == "embedded" and challenger.description

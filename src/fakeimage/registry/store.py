@@ -8,7 +8,8 @@ reference):
 - the Keras network logged with `mlflow.keras` (its URI in the `model_uri` tag), which the
   registry's versions point at;
 - `detector/`: a copy of the detector folder the stage wrote (`fakeimage.detector.folder`), so
-  any version can be downloaded, scored and exported like a local folder;
+  any version can be downloaded, scored and exported like a local folder; once a version is
+  champion, also the ONNX graph promote exported and checked (`attach_graph`);
 - `figures/`: the stage's charts.
 Stages hand their results to each other through DVC; MLflow receives copies. Only promote
 reads from here, and only the champion it challenges.
@@ -295,6 +296,19 @@ class Registry:
                     mlflow.log_artifact(str(path), DETECTOR_ARTIFACTS)
             mlflow.log_text(imported.to_json(), f"{DETECTOR_ARTIFACTS}/{CARD_FILE}")
         return self.register(imported)
+
+
+def attach_graph(registered: DetectorFolder, exported: DetectorFolder) -> None:
+    """Give a registered run's detector folder the ONNX graph that promote exported from it and
+    checked, with its card's export record, so fetching that version gives a folder that
+    scores without TensorFlow (as models/champion does)."""
+    card, record = registered.card(), exported.card().onnx
+    if registered.has_onnx() or card.run_id is None or record is None:
+        return
+    client = MlflowClient()
+    client.log_artifact(card.run_id, str(exported.onnx_file), DETECTOR_ARTIFACTS)
+    carded = card.replace(onnx=record).to_json()
+    client.log_text(card.run_id, carded, f"{DETECTOR_ARTIFACTS}/{CARD_FILE}")
 
 
 def _summary_metrics(card: ModelCard) -> dict[str, float]:

@@ -25,6 +25,7 @@ from fakeimage.paths import (
     split_path,
 )
 from fakeimage.registry.champion import promote
+from fakeimage.registry.store import attach_graph
 
 
 def run(params: Params) -> None:
@@ -41,10 +42,11 @@ def run(params: Params) -> None:
         )
         now = datetime.now(UTC).isoformat(timespec="seconds")
         card = promotion.champion_card(settings, now)
-        champion = promotion.champion
-        write_with_onnx(
-            champion, promotion.champion_folder, CHAMPION_DIR, card, val.x, ONNX_CACHE_DIR
+        registered = promotion.champion_folder
+        exported = write_with_onnx(
+            promotion.champion, registered, CHAMPION_DIR, card, val.x, ONNX_CACHE_DIR
         )
+        attach_graph(registered, exported)
     write_json(REPORTS_DIR / "promotion.json", promotion.report)
     print(
         f"promote: {promotion.outcome}: {promotion.decision.reason}; "
