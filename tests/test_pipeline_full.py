@@ -26,7 +26,7 @@ from fakeimage.detector.folder import (
     ONNX_FILE,
     TRAINING_IMAGES_FILE,
 )
-from repo_copy import BIN, NEEDS_REAL_PIPELINE, SAMPLE, PipelineRun, run
+from repo_copy import BIN, NEEDS_REAL_PIPELINE, SAMPLE, PipelineRun, edit_params_file, run
 from tests.service_process import run_service
 
 EXPERIMENT = "fake-image-detector"
@@ -98,9 +98,10 @@ def pipeline(embedded_pipeline: PipelineRun) -> Pipeline:
     started = time.monotonic()
     weak_output = run([dvc, "exp", "run", *weak], repo, env, timeout=420)
     print(f"dvc exp run (weak, on the sample): {time.monotonic() - started:.0f} s")
-    # Only an evaluate param changes: the trained model is reused (models/trained is a DVC out).
-    rule = ["-S", "evaluate.uncertain_share=0.04"]
-    evaluate_only_output = run([dvc, "exp", "run", *rule], repo, env, timeout=420)
+    # Only an evaluate param changes (on the weak experiment's workspace): the trained model is
+    # reused, since models/trained is a DVC out.
+    edit_params_file(repo, lambda params: params["evaluate"].update(uncertain_share=0.04))
+    evaluate_only_output = run([dvc, "repro"], repo, env, timeout=420)
     return Pipeline(
         repo=repo,
         env=env,
