@@ -324,8 +324,10 @@ def test_report_contents(tmp_path: Path, write_cifake) -> None:
         "splits",
         "source_splits",
         "sources",
+        "mix",
         "fingerprint",
     }
+    assert report["mix"] == {"weights": {}, "held_out": [], "balanced": False}
     assert report["files"] == 52
     assert report["images"] == 51
     assert report["classes"] == {"REAL": 26, "FAKE": 25}
@@ -397,6 +399,19 @@ def test_sources_survive_preprocessing_in_every_split(tmp_path: Path, write_cifa
     (tmp_path / "empty").mkdir()
     again, _ = with_extra(tmp_path / "empty")
     assert "FAKE/dcgan" not in set(again["train"].source_names())
+
+    # weighed 0, the zoo's generator is held out: scored on its test images, never trained or
+    # validated on; the classes of the training split come out balanced
+    settings = {"max_bad_fraction": 0.0, "val_fraction": 0.2, "test_fraction": 0.2, "seed": 3}
+    mixed, report = preprocess(
+        tmp_path / "raw", **settings, extra_dirs=(zoo,), weights={"FAKE/dcgan": 0}, balance=True
+    )
+    assert report["sources"]["FAKE/dcgan"] == {"test": 10}
+    assert report["mix"]["held_out"] == ["FAKE/dcgan"]
+    train = mixed["train"]
+    assert (train.y == 0).sum() == (train.y == 1).sum()
+    with pytest.raises(UserError, match="FAKE/dcgn, which the data does not hold"):
+        preprocess(tmp_path / "raw", **settings, extra_dirs=(zoo,), weights={"FAKE/dcgn": 0})
 
 
 def test_save_overwrites_atomically(tmp_path: Path) -> None:

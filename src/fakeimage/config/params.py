@@ -7,12 +7,13 @@ turns the failure into one line that names the key.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from fakeimage.config.augment import AugmentParams
-from fakeimage.config.checks import Real, Section
+from fakeimage.config.checks import Real, Section, Several
 from fakeimage.config.sources import EmbeddedSource, Source
 from fakeimage.config.zoo import ZooParams
 
@@ -30,14 +31,47 @@ Carved = Annotated[Real, Field(gt=0, lt=0.5)]
 """A share carved from the training images: some, but less than half."""
 
 
+def _source_name(name: str) -> str:
+    if not re.fullmatch(r"(REAL|FAKE)(/[A-Za-z0-9][A-Za-z0-9_.-]*)?", name):
+        raise ValueError(
+            f"is {name!r}: name a source as reports/data.json does (REAL, FAKE, "
+            "FAKE/<generator>, REAL/<folder>)"
+        )
+    return name
+
+
+class SourceWeight(Section):
+    """One source of the training mix and its weight (`fakeimage.data.mixing`)."""
+
+    name: Annotated[str, AfterValidator(_source_name)]
+    """As reports name it: REAL, FAKE (the source's own top-level images), FAKE/dcgan."""
+    weight: Annotated[Real, Field(ge=0, le=100)] = 1.0
+    """Times its training images are taken (0: held out, in the test split only)."""
+
+
 class DataParams(Section):
     source: Source = EmbeddedSource()
+    sources: Several[SourceWeight] = ()
+    """Weights of the sources the data holds (the fetched data's, the zoo's); unnamed: 1."""
+    balance: bool = True
+    """Sample the larger class down to the smaller one's size in the training split."""
     max_extract_mb: Annotated[int, Field(gt=0)] = 2048
     """Archive sources (embedded, archive, url, kaggle) refuse to extract more than this."""
     max_bad_fraction: Annotated[Real, Field(ge=0, le=1)] = 0.01
     val_fraction: Carved = 0.1
     test_fraction: Carved = 0.1
     split_seed: int = 42
+
+    @model_validator(mode="after")
+    def _each_source_once(self) -> DataParams:
+        names = [entry.name for entry in self.sources]
+        if repeated := sorted({name for name in names if names.count(name) > 1}):
+            raise ValueError(f"data.sources names {repeated[0]!r} twice: give it one weight")
+        return self
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return {entry.name: entry.weight for entry in self.sources}
 
 
 class ModelParams(Section):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from fakeimage.data.dataset import Dataset, fingerprint
 from fakeimage.data.hashes import image_digest
 from fakeimage.data.images import BadImageError, load_model_input
 from fakeimage.data.layout import CLASS_NAMES, LabelledFile, list_labelled_files
+from fakeimage.data.mixing import check_names, held_out, mix_training, without
 from fakeimage.errors import UserError
 
 _EXAMPLES = 5
@@ -176,12 +178,16 @@ def preprocess(
     test_fraction: float,
     seed: int,
     extra_dirs: tuple[Path, ...] = (),
+    weights: Mapping[str, float] | None = None,
+    balance: bool = False,
 ) -> tuple[dict[str, Dataset], dict]:
-    """Run decode, deduplicate and split; return the datasets and the data report.
+    """Run decode, deduplicate, split and mix; return the datasets and the data report.
 
     `extra_dirs` hold more sources in the same layout that may cover one class only (the
-    generator zoo's FAKE/<generator>/ folders); their images join the same splits.
+    generator zoo's FAKE/<generator>/ folders); their images join the same splits. The
+    training split is then mixed by source `weights` and `balance` (`data.mixing`).
     """
+    weights = dict(weights or {})
     files = list_labelled_files(raw_dir)
     for extra in extra_dirs:
         files += list_labelled_files(extra, both_classes=False)
@@ -197,6 +203,12 @@ def preprocess(
     datasets = make_splits(
         deduplicated, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed
     )
+    check_names(weights, {str(n) for d in datasets.values() for n in d.source_names()})
+    out = held_out(weights)
+    datasets["val"] = without(datasets["val"], out)
+    datasets["train"] = mix_training(datasets["train"], weights, balance=balance, seed=seed + 2)
+    if len(set(datasets["val"].y.tolist())) < 2:
+        raise UserError("data.sources holds out every source of a class from validation")
     report = {
         "files": len(files),
         "images": sum(len(d.labels) for d in decoded.values()),
@@ -211,6 +223,11 @@ def preprocess(
                 **{CLASS_NAMES[c]: int((ds.y == c).sum()) for c in (0, 1)},
             }
             for name, ds in datasets.items()
+        },
+        "mix": {
+            "weights": dict(sorted(weights.items())),
+            "held_out": sorted(out),
+            "balanced": balance,
         },
         "source_splits": sorted(decoded),
         "sources": _source_counts(datasets),

@@ -17,6 +17,8 @@ def run(params: Params) -> None:
         test_fraction=data.test_fraction,
         seed=data.split_seed,
         extra_dirs=(ZOO_DIR,) if ZOO_DIR.is_dir() else (),
+        weights=data.weights,
+        balance=data.balance,
     )
     for name in SPLIT_NAMES:
         save_split(datasets[name], split_path(name))
