@@ -147,6 +147,24 @@ def test_max_accuracy_reaches_the_best_accuracy_of_any_threshold(seed: int) -> N
     assert 0 <= chosen <= 1
 
 
+@pytest.mark.parametrize(("seed", "budget"), [(0, 0.0), (1, 0.02), (2, 0.1), (3, 0.3)])
+def test_a_real_error_budget_keeps_false_alarms_within_it(seed: int, budget: float) -> None:
+    labels, probabilities = _random_scores(seed, n=300)
+    real = labels == 0
+
+    def real_error(t: float) -> float:
+        return float((probabilities[real] >= t).mean())
+
+    allowed = [t for t in _all_thresholds(probabilities) if real_error(t) <= budget]
+    best = max(_accuracy(labels, probabilities, t) for t in allowed)
+    chosen = choose_threshold(labels, probabilities, "max_accuracy", max_real_error=budget)
+    assert real_error(chosen) <= budget
+    assert _accuracy(labels, probabilities, chosen) == pytest.approx(best)
+    free = choose_threshold(labels, probabilities, "max_accuracy")
+    if real_error(free) <= budget:  # a budget that does not bind changes nothing
+        assert chosen == free
+
+
 def test_max_accuracy_can_call_everything_real() -> None:
     labels = np.array([0, 0, 0, 1])
     probabilities = np.array([0.9, 0.2, 0.3, 0.1])  # the one FAKE has the lowest score

@@ -118,6 +118,8 @@ class TrackingParams(Section):
 class EvaluateParams(Section):
     threshold_policy: ThresholdPolicy = "max_accuracy"
     fixed_threshold: Annotated[Real, Field(gt=0, lt=1)] = 0.5
+    max_real_error: Annotated[Real, Field(ge=0, le=1)] | None = 0.03
+    """The threshold calls at most this share of REAL validation images FAKE (None: any)."""
     flip_tta: bool = False
     calibration_bins: Annotated[int, Field(ge=2)] = 15
     uncertain_share: Share = 0.03

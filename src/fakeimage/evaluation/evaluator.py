@@ -95,7 +95,11 @@ def evaluate_detector(
     calibration = fit_calibration(val.y, val_raw, bins)
     val_probabilities = calibrate(calibration, val_raw)
     threshold = choose_threshold(
-        val.y, val_probabilities, settings.threshold_policy, settings.fixed_threshold
+        val.y,
+        val_probabilities,
+        settings.threshold_policy,
+        settings.fixed_threshold,
+        settings.max_real_error,
     )
     test_raw, test_features = raw_scores(test.x)
     test_probabilities = calibrate(calibration, test_raw)

@@ -17,14 +17,21 @@ _EPSILON = 1e-7
 
 
 def choose_threshold(
-    labels: np.ndarray, probabilities: np.ndarray, policy: str, fixed: float = 0.5
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    policy: str,
+    fixed: float = 0.5,
+    max_real_error: float | None = None,
 ) -> float:
     """The decision threshold on P(FAKE) that the policy prefers on (validation) data.
 
     Every distinct score is a candidate, plus one above the highest (everything REAL);
-    max_accuracy and max_f1 maximise those metrics, youden maximises TPR - FPR. Ties go to
-    the threshold closest to `fixed`, so an indifferent choice stays conventional. One sort and
-    cumulative counts: O(n log n) for any number of images.
+    max_accuracy and max_f1 maximise those metrics, youden maximises TPR - FPR, among the
+    candidates that call at most `max_real_error` of the REAL images FAKE when it is given: a
+    detector trained on many generators can buy FAKE recall with false alarms on photographs,
+    the error its users forgive least. Ties go to the threshold closest to `fixed`, so an
+    indifferent choice stays conventional. One sort and cumulative counts: O(n log n) for any
+    number of images.
     """
     if policy == "fixed":
         return fixed
@@ -50,6 +57,9 @@ def choose_threshold(
         scores = true_positive / max(positives, 1) - false_positive / max(negatives, 1)
     else:
         raise ValueError(f"unknown threshold policy {policy!r}")
+    if max_real_error is not None:  # the first candidate calls nothing FAKE: always allowed
+        allowed = false_positive <= max_real_error * negatives
+        scores = np.where(allowed, scores, -np.inf)
     best = np.isclose(scores, scores.max())
     if np.any(best & (lower < fixed) & (fixed <= candidates)):
         return fixed
