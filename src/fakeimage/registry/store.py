@@ -4,7 +4,7 @@ What a run that carries a detector holds, whoever logs it (train, evaluate, the 
 reference):
 - params: every setting of params.yaml, flattened (`config.params_to_dict`);
 - metrics: Keras' per-epoch series, the training summary (`TRAINING_METRICS`) and, once
-  evaluated, what `evaluation_metrics` derives from the card;
+  evaluated, what `names.evaluation_metrics` derives from the card;
 - the Keras network logged with `mlflow.keras` (its URI in the `model_uri` tag), which the
   registry's versions point at;
 - `detector/`: a copy of the detector folder the stage wrote (`fakeimage.detector.folder`), so
@@ -33,7 +33,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from fakeimage.config import params_to_dict
-from fakeimage.detector.card import Lineage, ModelCard, ParentModel
+from fakeimage.detector.card import Lineage, ModelCard
 from fakeimage.detector.folder import (
     CARD_FILE,
     MODEL_FILE,
@@ -44,6 +44,7 @@ from fakeimage.detector.folder import (
 from fakeimage.errors import UserError
 from fakeimage.paths import tracking_uri
 from fakeimage.provenance import provenance_tags
+from fakeimage.registry.names import card_tags, evaluation_metrics, summary_metrics
 
 DETECTOR_ARTIFACTS = "detector"
 FIGURE_ARTIFACTS = "figures"
@@ -51,7 +52,6 @@ EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
 """The MLflow UI opens an experiment by its kind: model training, not the GenAI overview."""
 MODEL_DESCRIPTION = "CNN that tells AI-generated (FAKE) images from real ones (REAL)."
-TUNED_VAL = "tuned_val"
 """Prefix of validation scores at the chosen threshold with calibrated probabilities (the
 plain `val_*` metrics are Keras' per-epoch series)."""
 
@@ -72,28 +72,6 @@ def configure_tracking(experiment: str | None = None) -> str:
                 selected.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND
             )
     return uri
-
-
-def card_tags(card: ModelCard) -> dict[str, str]:
-    """The run tags that say what a detector is: its data, network and how it was trained."""
-    tags = {
-        "data_fingerprint": card.data.fingerprint,
-        "data_source": card.data.source,
-        "arch": card.architecture.arch,
-        "hardware": card.training.hardware,
-        "precision_policy": card.training.precision_policy,
-    }
-    if parent := card.lineage.parent:
-        tags |= parent_tags(parent)
-    return tags
-
-
-def parent_tags(parent: ParentModel) -> dict[str, str]:
-    """A fine-tuned model's run tags naming the model it started from."""
-    tags = {"parent_model": f"{parent.name}@{parent.version}", "parent_location": parent.location}
-    if parent.run_id:
-        tags["parent_run_id"] = parent.run_id
-    return tags
 
 
 @contextmanager
@@ -154,35 +132,6 @@ def log_folder(folder: DetectorFolder, figures: Sequence[Path] = ()) -> None:
         mlflow.log_artifact(str(path), DETECTOR_ARTIFACTS)
     for figure in figures:
         mlflow.log_artifact(str(figure), FIGURE_ARTIFACTS)
-
-
-def evaluation_metrics(card: ModelCard) -> dict[str, float]:
-    """The MLflow metrics of an evaluated card: every score of it, under one naming."""
-    evaluation = card.evaluation
-    if evaluation is None:
-        return {}
-    metrics: dict[str, float] = {"threshold": evaluation.threshold}
-    for prefix, scores in (("test", evaluation.test), (TUNED_VAL, evaluation.val)):
-        for key, value in scores.model_dump().items():
-            if isinstance(value, float):
-                metrics[f"{prefix}_{key}"] = value
-    for corruption, scores in evaluation.robustness.items():
-        metrics |= {f"robust_{corruption}_{key}": value for key, value in scores.items()}
-    if evaluation.robustness:
-        metrics["robust_worst_accuracy"] = min(
-            s["accuracy"] for s in evaluation.robustness.values()
-        )
-    if calibration := evaluation.calibration:
-        metrics["ece_before_calibration"] = calibration.ece_before
-        metrics["ece_after_calibration"] = calibration.ece_after
-    if selective := evaluation.selective:
-        metrics["test_coverage"] = selective.coverage
-        metrics["test_certain_accuracy"] = selective.certain_accuracy
-    for source, row in (evaluation.sources or {}).items():
-        for key, value in row.model_dump().items():
-            if value is not None and key != "n":
-                metrics[f"source_{source}_{key}"] = value
-    return metrics
 
 
 def mirror(
@@ -283,7 +232,7 @@ class Registry:
             experiment_id=experiment_id, run_name="reference (imported)", tags=tags
         ) as run:
             mlflow.log_params(params_to_dict(card.params))
-            log_metrics(_summary_metrics(card) | evaluation_metrics(card))
+            log_metrics(summary_metrics(card) | evaluation_metrics(card))
             images = np.zeros((2, 32, 32, 3), np.uint8)
             uri = log_keras_model(load_keras_model(folder.model_file), images, np.zeros(2))
             lineage = Lineage(
@@ -309,15 +258,6 @@ def attach_graph(registered: DetectorFolder, exported: DetectorFolder) -> None:
     client.log_artifact(card.run_id, str(exported.onnx_file), DETECTOR_ARTIFACTS)
     carded = card.replace(onnx=record).to_json()
     client.log_text(card.run_id, carded, f"{DETECTOR_ARTIFACTS}/{CARD_FILE}")
-
-
-def _summary_metrics(card: ModelCard) -> dict[str, float]:
-    return {
-        "parameters": card.architecture.parameters,
-        "macs": card.architecture.macs,
-        "train_seconds": card.training.seconds,
-        "epochs_run": card.training.epochs_run,
-    }
 
 
 def download_run_folder(run_id: str, scratch: Path) -> DetectorFolder:

@@ -34,6 +34,7 @@ from fakeimage.models.keras_detector import predict_proba
 from fakeimage.models.zoo import count_macs, for_serving
 from fakeimage.provenance import provenance_tags
 from fakeimage.registry import store
+from fakeimage.registry.names import parent_tags
 from fakeimage.training.checkpoint import Checkpoint, resumable_progress, run_fingerprint
 from fakeimage.training.cluster import ClusterRole
 from fakeimage.training.finetune import Parent, check_compatible, combined_record, load_parent
@@ -100,7 +101,7 @@ def train_detector(
         "cluster_size": str(role.size),
     }
     if parent is not None:
-        tags |= store.parent_tags(parent.record)
+        tags |= parent_tags(parent.record)
     progress = resumable_progress(checkpoint)
     with store.training_run(tags, params_to_dict(params), progress.run_id) as run_id:
         progress.run_id = run_id
