@@ -25,23 +25,15 @@ from tests.local_http import LocalServer
 SHARED_PIPELINE = "embedded_pipeline"
 
 
-def _queue_rank(module: list[pytest.Item], first_user: str) -> int:
-    """Where a test file goes in the workers' queue: the longest work first, so that no worker
-    idles at the end while another runs a long file, and no worker waits for the shared run.
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order the files so the longest work goes first (make test hands them out in this order:
+    pytest-xdist's --no-loadscope-reorder), each file's tests staying as written. Then no
+    worker idles at the end while another runs a long file, and none waits for the shared run:
 
     0: the file that runs the shared pipeline (the one using it most); 1: files holding slow
     tests; 2: the shared pipeline's other users, which a worker takes only once the slow files
     have kept it busy for about as long as that run takes; 3: the rest, quick and many.
     """
-    users = [item for item in module if SHARED_PIPELINE in getattr(item, "fixturenames", ())]
-    if users:
-        return 0 if module[0].nodeid.split("::")[0] == first_user else 2
-    return 1 if any(item.get_closest_marker("slow") for item in module) else 3
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Order the files by `_queue_rank` (make test hands them out in this order: pytest-xdist's
-    --no-loadscope-reorder), each file's tests staying as written."""
     modules: dict[str, list[pytest.Item]] = {}
     for item in items:
         modules.setdefault(item.nodeid.split("::")[0], []).append(item)
@@ -49,9 +41,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         path: sum(SHARED_PIPELINE in getattr(item, "fixturenames", ()) for item in module)
         for path, module in modules.items()
     }
-    first_user = max(uses, key=lambda path: uses[path]) if uses else ""
-    ordered = sorted(modules.values(), key=lambda module: _queue_rank(module, first_user))
-    items[:] = [item for module in ordered for item in module]
+    first_user = max(uses, key=lambda path: uses[path], default="")
+
+    def rank(path: str) -> int:
+        if uses[path]:
+            return 0 if path == first_user else 2
+        return 1 if any(item.get_closest_marker("slow") for item in modules[path]) else 3
+
+    items[:] = [item for path in sorted(modules, key=rank) for item in modules[path]]
 
 
 @pytest.fixture

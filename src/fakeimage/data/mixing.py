@@ -36,6 +36,19 @@ def _weighted(members: np.ndarray, weight: float, rng: np.random.Generator) -> n
     return np.concatenate([np.tile(members, int(whole)), np.sort(extra)])
 
 
+def mix(
+    splits: dict[str, Dataset], weights: Mapping[str, float], *, balance: bool, seed: int
+) -> dict[str, Dataset]:
+    """The splits with held-out sources gone from validation and the training split mixed;
+    test stays as it is."""
+    check_names(weights, {str(name) for data in splits.values() for name in data.source_names()})
+    val = without(splits["val"], held_out(weights))
+    if len(set(val.y.tolist())) < 2:
+        raise UserError("data.sources holds out every source of a class from validation")
+    train = mix_training(splits["train"], weights, balance=balance, seed=seed)
+    return {**splits, "train": train, "val": val}
+
+
 def check_names(weights: Mapping[str, float], names: set[str]) -> None:
     """Every weighted source must be in the data: a misspelt name would silently weigh nothing."""
     if unknown := sorted(set(weights) - names):

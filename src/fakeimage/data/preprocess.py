@@ -24,7 +24,7 @@ from fakeimage.data.dataset import Dataset, fingerprint
 from fakeimage.data.hashes import image_digest
 from fakeimage.data.images import BadImageError, load_model_input
 from fakeimage.data.layout import CLASS_NAMES, LabelledFile, list_labelled_files
-from fakeimage.data.mixing import check_names, held_out, mix_training, without
+from fakeimage.data.mixing import held_out, mix
 from fakeimage.errors import UserError
 
 _EXAMPLES = 5
@@ -203,12 +203,7 @@ def preprocess(
     datasets = make_splits(
         deduplicated, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed
     )
-    check_names(weights, {str(n) for d in datasets.values() for n in d.source_names()})
-    out = held_out(weights)
-    datasets["val"] = without(datasets["val"], out)
-    datasets["train"] = mix_training(datasets["train"], weights, balance=balance, seed=seed + 2)
-    if len(set(datasets["val"].y.tolist())) < 2:
-        raise UserError("data.sources holds out every source of a class from validation")
+    datasets = mix(datasets, weights, balance=balance, seed=seed + 2)
     report = {
         "files": len(files),
         "images": sum(len(d.labels) for d in decoded.values()),
@@ -226,7 +221,7 @@ def preprocess(
         },
         "mix": {
             "weights": dict(sorted(weights.items())),
-            "held_out": sorted(out),
+            "held_out": sorted(held_out(weights)),
             "balanced": balance,
         },
         "source_splits": sorted(decoded),

@@ -9,7 +9,8 @@ from __future__ import annotations
 from fakeimage.detector.card import ModelCard, ParentModel
 
 TUNED_VAL = "tuned_val"
-"""Prefix of the validation scores at the tuned threshold (the test scores' is `test`)."""
+"""Prefix of validation scores at the chosen threshold with calibrated probabilities (the
+plain `val_*` metrics are Keras' per-epoch series)."""
 
 
 def card_tags(card: ModelCard) -> dict[str, str]:
@@ -64,6 +65,7 @@ def evaluation_metrics(card: ModelCard) -> dict[str, float]:
 
 
 def summary_metrics(card: ModelCard) -> dict[str, float]:
+    """The size and training cost of a detector, as run metrics."""
     return {
         "parameters": card.architecture.parameters,
         "macs": card.architecture.macs,

@@ -52,8 +52,6 @@ EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
 """The MLflow UI opens an experiment by its kind: model training, not the GenAI overview."""
 MODEL_DESCRIPTION = "CNN that tells AI-generated (FAKE) images from real ones (REAL)."
-"""Prefix of validation scores at the chosen threshold with calibrated probabilities (the
-plain `val_*` metrics are Keras' per-epoch series)."""
 
 
 def configure_tracking(experiment: str | None = None) -> str:
