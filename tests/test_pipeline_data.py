@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from PIL import Image
 
 from fakeimage import QUIET_ENVIRONMENT
 from repo_copy import BIN, IDENTITY, NEEDS_REAL_PIPELINE, SAMPLE, copy_repository, run
@@ -34,6 +35,14 @@ def _stage_lines(output: str, stage: str) -> list[str]:
 
 def _report(repo: Path) -> dict:
     return json.loads((repo / "reports" / "data.json").read_text())
+
+
+def _write_noise_images(folder: Path, count: int) -> None:
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for index in range(count):
+        pixels = rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"{index}.png")
 
 
 def test_fetch_and_preprocess_with_dvc(tmp_path: Path) -> None:
@@ -89,3 +98,12 @@ def test_fetch_and_preprocess_with_dvc(tmp_path: Path) -> None:
     assert "Running stage 'fetch'" not in output and not _stage_lines(output, "fetch")
     assert "Running stage 'preprocess'" in output and _stage_lines(output, "preprocess")
     assert _report(repo)["splits"]["val"]["total"] > val_before
+
+    # The user's own images in data/extra: only preprocess runs, and they become a source in
+    # every split.
+    _write_noise_images(repo / "data" / "extra" / "FAKE" / "mine", 60)
+    output = run(repro, repo, env)
+    assert "Running stage 'fetch'" not in output and "Running stage 'preprocess'" in output
+    mine = _report(repo)["sources"]["FAKE/mine"]
+    # (the training split's count is after balancing the classes, so it may be a bit lower)
+    assert mine["test"] == 6 and mine["val"] == 11 and 0 < mine["train"] <= 43

@@ -10,6 +10,12 @@ RAW_DIR = Path("data/raw")
 DOWNLOADS_DIR = Path("data/downloads")
 ZOO_DIR = Path("data/zoo")
 """The generator zoo's samples (the generate stage), extra FAKE sources for preprocess."""
+ZOO_CHECKPOINT_DIR = Path("models/.zoo-checkpoint")
+"""Each generator's state after every epoch, in a folder of its name; kept after the run, so
+adding a generator to the list trains only that one."""
+EXTRA_DIR = Path("data/extra")
+"""Users' own sources beside the fetched data: `REAL|FAKE/<name>/` (split like the rest) or
+`train|test/REAL|FAKE/<name>/`; each sub-folder becomes the source REAL/<name> or FAKE/<name>."""
 PREPARED_DIR = Path("data/prepared")
 REPORTS_DIR = Path("reports")
 DATA_REPORT = REPORTS_DIR / "data.json"

@@ -15,10 +15,11 @@ import yaml
 
 from fakeimage.config import load_params
 from fakeimage.data.layout import list_labelled_files
+from fakeimage.paths import ZOO_CHECKPOINT_DIR, ZOO_DIR
 from fakeimage.stages import generate
 
 REPO = Path(__file__).resolve().parents[2]
-ZOO, CHECKPOINTS, REPORT = generate.ZOO_DIR, generate.ZOO_CHECKPOINT_DIR, Path("reports/zoo.json")
+ZOO, CHECKPOINTS, REPORT = ZOO_DIR, ZOO_CHECKPOINT_DIR, Path("reports/zoo.json")
 TINY = {"epochs": 1, "train_images": 32, "batch_size": 16, "width": 8}
 
 

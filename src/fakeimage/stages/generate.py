@@ -6,17 +6,10 @@ An empty list (the default) writes an empty data/zoo without importing TensorFlo
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fakeimage.atomic import write_json
 from fakeimage.config import Params
 from fakeimage.generators.build import build_zoo
-from fakeimage.paths import RAW_DIR, REPORTS_DIR
-
-ZOO_DIR = Path("data/zoo")
-ZOO_CHECKPOINT_DIR = Path("models/.zoo-checkpoint")
-"""Each generator's state after every epoch, in a folder of its name; kept after the run, so
-adding a generator to the list trains only that one."""
+from fakeimage.paths import RAW_DIR, REPORTS_DIR, ZOO_CHECKPOINT_DIR, ZOO_DIR
 
 
 def run(params: Params) -> None:

@@ -1,11 +1,12 @@
-"""preprocess: decode, deduplicate and split data/raw (and the generator zoo's samples, when
-there are any) into uint8 arrays that keep each image's source, plus a data report."""
+"""preprocess: decode, deduplicate and split data/raw, the generator zoo's samples and the
+user's own sources in data/extra (when there are any) into uint8 arrays that keep each image's
+source, plus a data report."""
 
 from fakeimage.atomic import write_json
 from fakeimage.config import Params
 from fakeimage.data.dataset import SPLIT_NAMES, save_split
 from fakeimage.data.preprocess import preprocess
-from fakeimage.paths import DATA_REPORT, RAW_DIR, ZOO_DIR, split_path
+from fakeimage.paths import DATA_REPORT, EXTRA_DIR, RAW_DIR, ZOO_DIR, split_path
 
 
 def run(params: Params) -> None:
@@ -16,7 +17,7 @@ def run(params: Params) -> None:
         val_fraction=data.val_fraction,
         test_fraction=data.test_fraction,
         seed=data.split_seed,
-        extra_dirs=(ZOO_DIR,) if ZOO_DIR.is_dir() else (),
+        extra_dirs=tuple(folder for folder in (ZOO_DIR, EXTRA_DIR) if folder.is_dir()),
         weights=data.weights,
         balance=data.balance,
     )
