@@ -11,6 +11,7 @@ from PIL import Image
 from fakeimage.detector.folder import FEATURE_FILE
 from fakeimage.detector.uncertainty import calibrate, uncertain_by_reason
 from fakeimage.evaluation.fitting import (
+    MIN_SOURCE_IMAGES,
     certain_answer_scores,
     choose_rule,
     coverage_curve,
@@ -95,6 +96,24 @@ def test_feature_stats_flag_what_lies_off_the_training_clusters() -> None:
     inside = stats.distance(rng.normal(0, 1, (500, 8)))
     outside = stats.distance(rng.normal(0, 1, (500, 8)) + np.array([8.0, -8.0] * 4))
     assert np.quantile(inside, 0.99) < np.quantile(outside, 0.01)
+
+
+def test_feature_stats_keep_one_mean_per_training_source() -> None:
+    """Two generators' clusters either side of REAL: an image halfway between them sits at the
+    mean of all FAKE images, yet far from each generator's; small sources join their class."""
+    rng = np.random.default_rng(4)
+    centres = {"REAL": [0.0, 8.0], "FAKE/a": [6.0, 0.0], "FAKE/b": [-6.0, 0.0], "FAKE/c": [6, 1]}
+    sizes = {"REAL": 2000, "FAKE/a": 1000, "FAKE/b": 1000, "FAKE/c": MIN_SOURCE_IMAGES - 1}
+    names = np.concatenate([[name] * size for name, size in sizes.items()])
+    features = np.concatenate(
+        [rng.normal(0, 1, (size, 2)) + centres[name] for name, size in sizes.items()]
+    )
+    stats = fit_feature_stats(features, names)
+    assert len(stats.means) == 4  # REAL, FAKE (c, folded in), FAKE/a, FAKE/b
+    halfway = stats.distance(np.array([[0.0, 0.0]]))[0]
+    assert halfway > np.quantile(stats.distance(features[names != "FAKE/c"]), 0.999)
+    by_class = fit_feature_stats(features, np.where(names == "REAL", 0, 1))
+    assert by_class.distance(np.array([[0.0, 0.0]]))[0] < halfway / 2
 
 
 def test_selective_scores_and_the_coverage_curve() -> None:

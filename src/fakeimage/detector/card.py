@@ -67,7 +67,7 @@ class UncertaintyRule(_Record):
     """Mahalanobis distance of the network's features to the training images' beyond which
     an image is unlike anything the model learnt."""
     feature_file: str
-    """The feature statistics (class means, shared precision) in the model folder."""
+    """The feature statistics (per-source means, shared precision) in the model folder."""
     val_share: float
     """Share of validation images the whole rule marks uncertain."""
     val_shares: dict[str, float]

@@ -8,7 +8,7 @@ when any of these holds (each a short code with a sentence for people):
 - `little_detail`: the 32x32 input is smoother than almost every training image (blurred,
   enlarged from a thumbnail, flat graphics): the traces the model reads are gone;
 - `unfamiliar`: the network's own features lie far from the training images' (Mahalanobis
-  distance to the nearer class mean, Lee et al. 2018).
+  distance to the nearest training source's mean, after Lee et al. 2018's class means).
 The band and both limits are chosen on validation by the evaluate stage and kept on the card
 (`UncertaintyRule`). Plain NumPy: the served process imports it without TensorFlow.
 """
@@ -55,15 +55,15 @@ def detail_energy(images: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class FeatureStats:
-    """Where the training images' features lie: class means and one shared precision matrix."""
+    """Where the training images' features lie: per-source means, one shared precision matrix."""
 
     means: np.ndarray
-    """(2, D): REAL and FAKE."""
+    """(K, D): one per training source (REAL, FAKE, FAKE/dcgan, ...; older folders: per class)."""
     precision: np.ndarray
     """(D, D): the inverse of the shared (shrunk) covariance."""
 
     def distance(self, features: np.ndarray) -> np.ndarray:
-        """Mahalanobis distance of each feature vector (N, D) to the nearer class mean."""
+        """Mahalanobis distance of each feature vector (N, D) to the nearest source mean."""
         features = np.asarray(features, dtype=np.float64)
         squared = []
         for mean in self.means:

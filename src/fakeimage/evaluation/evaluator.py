@@ -109,7 +109,7 @@ def evaluate_detector(
         return calibrate(calibration, raw_scores(images)[0])
 
     familiar = feature_sample(prepared.train, settings.feature_images, seed)
-    stats = fit_feature_stats(raw_scores(familiar.x)[1], familiar.y)
+    stats = fit_feature_stats(raw_scores(familiar.x)[1], familiar.source_names())
     rule = choose_rule(
         val.y,
         val_probabilities,

@@ -35,15 +35,30 @@ def feature_sample(data: Dataset, size: int, seed: int) -> Dataset:
     if len(data.y) <= size:
         return data
     chosen = np.sort(np.random.default_rng(seed).choice(len(data.y), size, replace=False))
-    return Dataset(data.x[chosen], data.y[chosen])
+    return Dataset(data.x[chosen], data.y[chosen], data.sources[chosen])
 
 
-def fit_feature_stats(features: np.ndarray, labels: np.ndarray) -> FeatureStats:
-    """Class means and the shared covariance (Ledoit-Wolf shrinkage), inverted."""
+MIN_SOURCE_IMAGES = 50
+"""A source with fewer images in the feature sample has no mean of its own: it joins its class."""
+
+
+def fit_feature_stats(features: np.ndarray, sources: np.ndarray) -> FeatureStats:
+    """One mean per training source (REAL, FAKE, FAKE/dcgan, ...) and the shared covariance
+    around them (Ledoit-Wolf shrinkage), inverted.
+
+    Per source rather than per class: a detector trained on many generators has FAKE images in
+    several clusters, and an image between them is far from every one of them, while it may
+    sit near the mean of all FAKE images. Sources too small for a mean join their class
+    (`FAKE/x` -> `FAKE`).
+    """
     features = np.asarray(features, dtype=np.float64)
-    labels = np.asarray(labels).astype(int)
-    means = np.stack([features[labels == c].mean(axis=0) for c in (0, 1)])
-    centred = features - means[labels]
+    names = np.asarray(sources).astype(str)
+    found, counts = np.unique(names, return_counts=True)
+    small = set(found[counts < MIN_SOURCE_IMAGES].tolist())
+    names = np.array([name.split("/")[0] if name in small else name for name in names])
+    groups, index = np.unique(names, return_inverse=True)
+    means = np.stack([features[index == g].mean(axis=0) for g in range(len(groups))])
+    centred = features - means[index]
     precision = LedoitWolf(assume_centered=True).fit(centred).precision_
     return FeatureStats(means, precision)
 
