@@ -29,6 +29,15 @@ def test_the_repository_zoo_is_empty_and_a_listed_one_keeps_defaults() -> None:
     assert zoo.generators[0].source == "ddpm"
     named = parse_params({"zoo": {"generators": [{"family": "vae", "name": "vae-2"}]}}).zoo
     assert named.generators[0].source == "vae-2"
+    assert zoo.generators[0].steps == 20 and GeneratorParams(family="ddpm").steps == 25
+
+
+@pytest.mark.timeout(10)
+def test_a_zoo_survives_the_round_trip_through_a_model_card() -> None:
+    """A card stores the full params, defaults written out; reading them back must accept them."""
+    listed = [{"family": "dcgan", "epochs": 130}, {"family": "ddpm", "epochs": 45}]
+    params = parse_params({"zoo": {"generators": listed}})
+    assert parse_params(params.model_dump(mode="json")) == params
 
 
 @pytest.mark.timeout(10)

@@ -18,6 +18,8 @@ Family = Literal["dcgan", "upsample_gan", "ddpm", "vae"]
 """dcgan: transposed convolutions; upsample_gan: resize then convolve, spectral-norm critic;
 ddpm: pixel-space diffusion sampled by DDIM; vae: a likelihood model."""
 
+DEFAULT_SAMPLING_STEPS = 25
+
 SOURCE_NAME = r"^[a-z0-9][a-z0-9_-]*$"
 """A generator's folder name: lower case, so it never collides with REAL/ or FAKE/."""
 
@@ -37,8 +39,8 @@ class GeneratorParams(Section):
     samples_train: Annotated[int, Field(ge=0)] = 4000
     samples_test: Annotated[int, Field(ge=0)] = 1000
     seed: int = 0
-    sampling_steps: Annotated[int, Field(ge=1, le=1000)] = 25
-    """ddpm only: DDIM steps per sample (the model trains on 1000)."""
+    sampling_steps: Annotated[int, Field(ge=1, le=1000)] | None = None
+    """ddpm only: DDIM steps per sample (the model trains on 1000); 25 when not given."""
 
     @model_validator(mode="before")
     @classmethod
@@ -57,9 +59,14 @@ class GeneratorParams(Section):
 
     @model_validator(mode="after")
     def _steps_for_diffusion(self) -> GeneratorParams:
-        if self.family != "ddpm" and "sampling_steps" in self.model_fields_set:
+        if self.family != "ddpm" and self.sampling_steps is not None:
             raise ValueError(f"sampling_steps is for ddpm only, not {self.family}")
         return self
+
+    @property
+    def steps(self) -> int:
+        """DDIM steps per sample of a ddpm."""
+        return self.sampling_steps or DEFAULT_SAMPLING_STEPS
 
     @property
     def source(self) -> str:

@@ -126,7 +126,7 @@ class Diffusion(GenerativeModel):
 
     def generate(self, noise_rng: np.random.Generator, count: int) -> np.ndarray:
         """DDIM with eta 0 from pure noise, on `sampling_steps` evenly spaced steps."""
-        steps = np.linspace(TIMESTEPS - 1, 0, self.settings.sampling_steps).round().astype(int)
+        steps = np.linspace(TIMESTEPS - 1, 0, self.settings.steps).round().astype(int)
         x = noise_rng.standard_normal((count, 32, 32, 3), dtype=np.float32).astype(np.float64)
         image = x
         for index, t in enumerate(steps):
