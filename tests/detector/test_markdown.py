@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from fakeimage.detector.card import Lineage
-from fakeimage.detector.markdown import LIMITS, render_model_card
-from tests.cards import TEST_SCORES, make_card
+from fakeimage.config import parse_params
+from fakeimage.detector.card import Lineage, SourceScores
+from fakeimage.detector.markdown import render_model_card
+from tests.cards import EVALUATION, TEST_SCORES, make_card
 
 
 @pytest.fixture
@@ -54,13 +55,27 @@ def test_robustness_table_has_a_row_per_corruption(card: str) -> None:
 
 
 def test_limits_params_and_reproduce_command(card: str) -> None:
-    assert LIMITS.strip() in _section(card, "Known limits")
-    assert "32x32" in LIMITS and "Stable Diffusion" in LIMITS
+    limits = _section(card, "Known limits")
+    assert "32x32" in limits and "Stable Diffusion v1.4" in limits
+    assert "trained on\": its data's FAKE images" in limits and "held out" not in limits
     params = _section(card, "Training parameters")
     assert "| model.arch | `seed_cnn` |" in params
     assert "| train.learning_rate | `0.001` |" in params
     reproduce = _section(card, "Reproduce")
     assert "```\ngit checkout abc123 && dvc repro\n```" in reproduce
+
+
+def test_limits_name_the_generators_learnt_and_those_held_out() -> None:
+    scores = SourceScores(n=10, accuracy=0.9, uncertain=0.0, confidently_wrong=0.1,
+                          certain_accuracy=0.9)  # fmt: skip
+    names = ["REAL", "FAKE", "FAKE/dcgan", "FAKE/vae", "FAKE/ddpm", "all"]
+    evaluation = EVALUATION.replace(sources=dict.fromkeys(names, scores))
+    params = parse_params({"data": {"sources": [{"name": "FAKE/ddpm", "weight": 0}]}})
+    limits = _section(
+        render_model_card(make_card(evaluation=evaluation, params=params)), "Known limits"
+    )
+    assert "the data's own FAKE images and `FAKE/dcgan`, `FAKE/vae` (with CIFAKE" in limits
+    assert "(held out, scored only: FAKE/ddpm)" in limits
 
 
 def test_lineage_says_where_the_model_came_from() -> None:

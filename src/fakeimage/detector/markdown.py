@@ -9,13 +9,24 @@ from typing import Any
 from fakeimage.config import params_to_dict
 from fakeimage.detector.card import ModelCard, SplitCounts
 
-LIMITS = """\
+
+def _limits(card: ModelCard) -> str:
+    """What the model cannot know, naming the FAKE sources it did learn (its card says which
+    were held out by weight 0)."""
+    sources = (card.evaluation.sources if card.evaluation else None) or {}
+    held = {name for name, weight in card.params.data.weights.items() if weight == 0}
+    learnt = sorted(n for n in sources if n.startswith("FAKE/") and n not in held)
+    generators = ", ".join(f"`{name}`" for name in learnt)
+    known = f"the data's own FAKE images and {generators}" if learnt else "its data's FAKE images"
+    unseen = f" (held out, scored only: {', '.join(sorted(held))})" if held else ""
+    return f"""\
 - It sees 32x32 RGB images only. Larger inputs are down-scaled with area averaging, which
   erases most of the fine detail a generator leaves; verdicts on large photos are much less
   reliable than the test figures above (the service adds a warning).
-- FAKE means "like CIFAKE's Stable Diffusion v1.4 images". Other generators (newer diffusion
-  models, GANs, editing tools) and other sources of real photos (phones, scans, screenshots)
-  were never seen in training; expect lower accuracy on them.
+- FAKE means "like the FAKE images it was trained on": {known} (with CIFAKE, the data's own
+  are Stable Diffusion v1.4's){unseen}. Other generators (newer diffusion models, GANs,
+  editing tools) and other sources of real photos (phones, scans, screenshots) were never
+  seen in training; expect lower accuracy on them.
 - Heavy JPEG re-compression, resizing, blur and noise change the verdicts: see the
   robustness table.
 - A probability is calibrated only as far as the ECE above says, on data like the test split.
@@ -127,7 +138,7 @@ called REAL ({test.n:,} images).
 {_table(robustness_rows, ["corruption", "accuracy", "F1", "ROC-AUC"])}
 
 ## Known limits
-{LIMITS}
+{_limits(card)}
 ## Training parameters
 {_table(param_rows, ["param", "value"])}
 
