@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
-from fakeimage.config import parse_params
+from fakeimage.config import load_params, params_to_dict, parse_params
 from fakeimage.detector.card import (
     Architecture,
     DataRecord,
@@ -21,6 +22,7 @@ from fakeimage.detector.card import (
     UncertaintyRule,
 )
 from fakeimage.detector.folder import FEATURE_FILE, TRAINING_IMAGES_FILE
+from repo_copy import REPO_ROOT
 
 TEST_SCORES = Scores(
     n=2000,
@@ -142,3 +144,69 @@ def save_servable_detector(
         card = card.replace(onnx=export)
     save_detector(folder, model, card, record, stats=stats, onnx=graph)
     return folder
+
+
+def _as_override(value: Any) -> str:
+    """A value as `dvc exp run -S key=value` writes it."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_as_override(item) for item in value) + "]"
+    return str(value)
+
+
+def _changed_from_defaults(trained_with: dict[str, Any]) -> dict[str, str]:
+    """The params that differ from params.yaml, as `dvc exp run -S` writes them."""
+    defaults = {
+        key: _as_override(value)
+        for key, value in params_to_dict(load_params(REPO_ROOT / "params.yaml")).items()
+    }
+    flat = params_to_dict(trained_with)
+    return {
+        key: _as_override(value)
+        for key, value in flat.items()
+        if defaults.get(key) != _as_override(value)
+        and not (value is None and key not in defaults)  # another source kind's unset option
+        and not _inert(key, flat)
+    }
+
+
+def _inert(key: str, flat: dict[str, Any]) -> bool:
+    """A setting of a degradation applied with probability 0: it changes nothing."""
+    prefix = key.rsplit(".", 1)[0]
+    return (
+        key.startswith("train.augment.") and flat.get(f"{prefix}.p") == 0 and key != f"{prefix}.p"
+    )
+
+
+def _set_in_command(reproduce: str, key: str) -> Any:
+    """The value `-S 'key=VALUE'` sets in the command, as params.yaml would read it."""
+    marker = f"-S '{key}="
+    assert marker in reproduce, key
+    value = yaml.safe_load(reproduce.split(marker, 1)[1].split("'", 1)[0])
+    nested: dict[str, Any] = {}
+    *parents, last = key.split(".")
+    inner = nested
+    for part in parents:
+        inner = inner.setdefault(part, {})
+    inner[last] = value
+    return params_to_dict(parse_params(nested))[key]
+
+
+def assert_reproduce_sets_every_param(card: ModelCard) -> set[str]:
+    """A shipped card's `reproduce` command sets every param it was trained with that differs
+    from params.yaml (the parent, kept in git history, by any location); returns their keys.
+    A list of entries (zoo.generators) is compared as read, defaults filled in."""
+    changed = _changed_from_defaults(card.params)
+    trained_with = params_to_dict(card.params)
+    for key, value in changed.items():
+        if key == "train.init_from":
+            assert "-S train.init_from=" in card.reproduce
+            continue
+        listed = trained_with[key]
+        if isinstance(listed, list) and any(isinstance(item, dict) for item in listed):
+            assert _set_in_command(card.reproduce, key) == listed, key
+            continue
+        settings = (f"-S {key}={value}", f"-S '{key}={value}'", f"-S ++{key}={value}")  # ++: add
+        assert any(setting in card.reproduce for setting in settings), key
+    return set(changed)

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-from typing import Any
 
 import pytest
 
-from fakeimage.config import load_params, params_to_dict
 from fakeimage.data.hashes import load_training_record
 from fakeimage.detector.card import ModelCard
 from fakeimage.detector.folder import (
@@ -26,6 +24,7 @@ from fakeimage.detector.folder import (
 from fakeimage.models.keras_detector import load_detector
 from fakeimage.paths import REFERENCE_DIR
 from repo_copy import BIN, REPO_ROOT, SAMPLE
+from tests.cards import assert_reproduce_sets_every_param
 
 REFERENCE = REPO_ROOT / REFERENCE_DIR
 MAX_BYTES = 5_000_000  # the issue's cap: at most 5 MB in the repository
@@ -39,29 +38,6 @@ PARENT_TEST_ACCURACY = 0.9791  # cifake-2026-12-02-s2d-wd-crop4 on the same held
 PARENT_WORST_ACCURACY = 0.6123  # its worst corruption there: Gaussian blur r=0.8
 
 
-def _as_override(value: Any) -> str:
-    """A value as `dvc exp run -S key=value` writes it."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(_as_override(item) for item in value) + "]"
-    return str(value)
-
-
-def _changed_from_defaults(trained_with: dict[str, Any]) -> dict[str, str]:
-    """The params that differ from params.yaml, as `dvc exp run -S` writes them."""
-    defaults = {
-        key: _as_override(value)
-        for key, value in params_to_dict(load_params(REPO_ROOT / "params.yaml")).items()
-    }
-    return {
-        key: _as_override(value)
-        for key, value in params_to_dict(trained_with).items()
-        if defaults.get(key) != _as_override(value)
-        and not (value is None and key not in defaults)  # another source kind's unset option
-    }
-
-
 def test_the_reference_is_small_and_describes_how_it_was_made() -> None:
     size = sum(path.stat().st_size for path in REFERENCE.iterdir())
     assert size <= MAX_BYTES, f"models/reference is {size:,} bytes"
@@ -69,14 +45,8 @@ def test_the_reference_is_small_and_describes_how_it_was_made() -> None:
     assert card.name == "fake-image-detector-reference"
     assert card.training.seconds <= 60 * 60  # the 60-minute CPU budget
     assert "dvc exp run" in card.reproduce
-    changed = _changed_from_defaults(card.params)
-    assert {"data.source.path", "model.arch", "train.epochs"} <= changed.keys()
-    for key, value in changed.items():  # the command sets every param it was trained with
-        if key == "train.init_from":  # the parent, now kept in git history: named by version
-            assert "-S train.init_from=" in card.reproduce
-            continue
-        settings = (f"-S {key}={value}", f"-S '{key}={value}'", f"-S ++{key}={value}")  # ++: add
-        assert any(setting in card.reproduce for setting in settings), key
+    changed = assert_reproduce_sets_every_param(card)
+    assert {"data.source.path", "model.arch", "train.epochs"} <= changed
     assert card.evaluation is not None
     test = card.evaluation.test
     assert test.n > 9000 and 0 < test.threshold < 1
