@@ -161,22 +161,12 @@ def _changed_from_defaults(trained_with: dict[str, Any]) -> dict[str, str]:
         key: _as_override(value)
         for key, value in params_to_dict(load_params(REPO_ROOT / "params.yaml")).items()
     }
-    flat = params_to_dict(trained_with)
     return {
         key: _as_override(value)
-        for key, value in flat.items()
+        for key, value in params_to_dict(trained_with).items()
         if defaults.get(key) != _as_override(value)
         and not (value is None and key not in defaults)  # another source kind's unset option
-        and not _inert(key, flat)
     }
-
-
-def _inert(key: str, flat: dict[str, Any]) -> bool:
-    """A setting of a degradation applied with probability 0: it changes nothing."""
-    prefix = key.rsplit(".", 1)[0]
-    return (
-        key.startswith("train.augment.") and flat.get(f"{prefix}.p") == 0 and key != f"{prefix}.p"
-    )
 
 
 def _set_in_command(reproduce: str, key: str) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from fakeimage.config import parse_params
 from fakeimage.detector.card import Lineage, SourceScores
 from fakeimage.detector.markdown import render_model_card
 from tests.cards import EVALUATION, TEST_SCORES, make_card
@@ -65,17 +64,24 @@ def test_limits_params_and_reproduce_command(card: str) -> None:
     assert "```\ngit checkout abc123 && dvc repro\n```" in reproduce
 
 
-def test_limits_name_the_generators_learnt_and_those_held_out() -> None:
+def test_limits_name_the_generators_learnt_and_those_only_scored() -> None:
+    """Learnt: what the training split held (per the card); a source scored in test but never
+    trained on (held out by weight 0, or given as test images only) is named apart."""
     scores = SourceScores(n=10, accuracy=0.9, uncertain=0.0, confidently_wrong=0.1,
                           certain_accuracy=0.9)  # fmt: skip
     names = ["REAL", "FAKE", "FAKE/dcgan", "FAKE/vae", "FAKE/ddpm", "all"]
-    evaluation = EVALUATION.replace(sources=dict.fromkeys(names, scores))
-    params = parse_params({"data": {"sources": [{"name": "FAKE/ddpm", "weight": 0}]}})
-    limits = _section(
-        render_model_card(make_card(evaluation=evaluation, params=params)), "Known limits"
-    )
-    assert "the data's own FAKE images and `FAKE/dcgan`, `FAKE/vae` (with CIFAKE" in limits
-    assert "(held out, scored only: FAKE/ddpm)" in limits
+    card = make_card(evaluation=EVALUATION.replace(sources=dict.fromkeys(names, scores)))
+    trained = {"REAL": 30, "FAKE": 20, "FAKE/dcgan": 5, "FAKE/vae": 5}
+    card = card.replace(data=card.data.replace(trained_sources=trained))
+    limits = _section(render_model_card(card), "Known limits")
+    flat = " ".join(limits.split())
+    assert "the data's own FAKE images and `FAKE/dcgan`, `FAKE/vae` (with CIFAKE" in flat
+    assert "Scored but never trained on: `FAKE/ddpm`." in flat
+    assert max(len(line) for line in limits.splitlines()) <= 92
+    only_zoo = card.replace(data=card.data.replace(trained_sources={"REAL": 9, "FAKE/vae": 9}))
+    flat = " ".join(_section(render_model_card(only_zoo), "Known limits").split())
+    assert 'trained on": `FAKE/vae` (with' in flat
+    assert "Scored but never trained on: `FAKE`, `FAKE/dcgan`, `FAKE/ddpm`." in flat
 
 
 def test_lineage_says_where_the_model_came_from() -> None:

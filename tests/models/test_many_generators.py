@@ -13,6 +13,7 @@ import pytest
 from fakeimage.data.hashes import load_training_record
 from fakeimage.detector.card import ModelCard
 from fakeimage.detector.folder import MARKDOWN_FILE, TRAINING_IMAGES_FILE, DetectorFolder
+from fakeimage.detector.markdown import render_model_card
 from repo_copy import REPO_ROOT
 from tests.cards import assert_reproduce_sets_every_param
 
@@ -37,7 +38,9 @@ def test_its_card_says_how_it_was_made() -> None:
     record = load_training_record(FOLDER / TRAINING_IMAGES_FILE)
     assert len(record) == card.training_images.count
     markdown = (FOLDER / MARKDOWN_FILE).read_text()
+    assert markdown == render_model_card(card)
     assert "## Per source (test split)" in markdown and "`FAKE/ddpm`" in markdown
+    assert set(card.data.trained_sources) == {"REAL", "FAKE", *ZOO}
 
 
 def test_every_source_is_scored_and_none_is_often_confidently_wrong() -> None:

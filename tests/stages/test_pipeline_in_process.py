@@ -152,6 +152,7 @@ def test_train_evaluate_promote_import_the_reference_once(project: Path) -> None
     # The trained folder carries its card and training record; evaluate logged the full card.
     trained = DetectorFolder(TRAINED_DIR).card()
     assert trained.training_images.count == 128 and trained.evaluation is None
+    assert sum(trained.data.trained_sources.values()) == trained.data.splits["train"].total
     logged = ModelCard.from_json(
         mlflow.artifacts.load_text(f"runs:/{trained.run_id}/detector/card.json")
     )

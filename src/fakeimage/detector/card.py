@@ -128,6 +128,9 @@ class DataRecord(_Record):
     description: str
     fingerprint: str
     splits: dict[str, SplitCounts]
+    trained_sources: dict[str, int] | None = None
+    """Training images per source after mixing (REAL, FAKE, FAKE/dcgan, ...): what the model
+    learnt from; a source scored but absent here was held out. None on older cards."""
 
     @property
     def is_real(self) -> bool:

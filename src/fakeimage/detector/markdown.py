@@ -4,32 +4,48 @@ folder is exported."""
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 from fakeimage.config import params_to_dict
 from fakeimage.detector.card import ModelCard, SplitCounts
 
 
+def _learnt(card: ModelCard) -> str:
+    """The FAKE sources the model trained on, in words (all of them on cards that predate the
+    per-source record, and those without a sub-source as "the data's own")."""
+    trained = card.data.trained_sources
+    if not trained:
+        return "its data's FAKE images"
+    own = ["the data's own FAKE images"] if trained.get("FAKE") else []
+    named = [f"`{name}`" for name in sorted(trained) if name.startswith("FAKE/")]
+    return " and ".join(filter(None, [", ".join(own), ", ".join(named)]))
+
+
 def _limits(card: ModelCard) -> str:
-    """What the model cannot know, naming the FAKE sources it did learn (its card says which
-    were held out by weight 0)."""
-    sources = (card.evaluation.sources if card.evaluation else None) or {}
-    held = {name for name, weight in card.params.data.weights.items() if weight == 0}
-    learnt = sorted(n for n in sources if n.startswith("FAKE/") and n not in held)
-    generators = ", ".join(f"`{name}`" for name in learnt)
-    known = f"the data's own FAKE images and {generators}" if learnt else "its data's FAKE images"
-    unseen = f" (held out, scored only: {', '.join(sorted(held))})" if held else ""
+    """What the model cannot know, naming the FAKE sources it learnt and those it was only
+    scored on."""
+    trained = card.data.trained_sources or {}
+    scored = (card.evaluation.sources if card.evaluation else None) or {}
+    unseen = sorted(n for n in scored if trained and n != "all" and n not in trained)
+    held = f" Scored but never trained on: {', '.join(f'`{n}`' for n in unseen)}." if unseen else ""
+    fake = textwrap.fill(
+        f'- FAKE means "like the FAKE images it was trained on": {_learnt(card)} (with CIFAKE, '
+        f"the data's own are Stable Diffusion v1.4's).{held} Other generators (newer diffusion "
+        "models, GANs, editing tools) and other sources of real photos (phones, scans, "
+        "screenshots) were never seen in training; expect lower accuracy on them.",
+        width=92,
+        subsequent_indent="  ",
+    )
     return f"""\
 - It sees 32x32 RGB images only. Larger inputs are down-scaled with area averaging, which
   erases most of the fine detail a generator leaves; verdicts on large photos are much less
   reliable than the test figures above (the service adds a warning).
-- FAKE means "like the FAKE images it was trained on": {known} (with CIFAKE, the data's own
-  are Stable Diffusion v1.4's){unseen}. Other generators (newer diffusion models, GANs,
-  editing tools) and other sources of real photos (phones, scans, screenshots) were never
-  seen in training; expect lower accuracy on them.
+{fake}
 - Heavy JPEG re-compression, resizing, blur and noise change the verdicts: see the
   robustness table.
-- A probability is calibrated only as far as the ECE above says, on data like the test split.
+- A probability is calibrated only as far as the ECE above says, on data like the test
+  split.
 """
 
 

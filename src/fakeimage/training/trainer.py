@@ -8,6 +8,7 @@ training images, which the stage writes to models/trained.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,7 @@ def train_detector(
             splits={
                 name: SplitCounts(**counts) for name, counts in prepared.report["splits"].items()
             },
+            trained_sources=dict(Counter(prepared.train.source_names().tolist())),
         ),
         training=Training(
             epochs_run=result.epochs_run,
