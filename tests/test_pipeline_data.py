@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from PIL import Image
 
 from fakeimage import QUIET_ENVIRONMENT
 from repo_copy import BIN, IDENTITY, NEEDS_REAL_PIPELINE, SAMPLE, copy_repository, run
@@ -37,15 +36,7 @@ def _report(repo: Path) -> dict:
     return json.loads((repo / "reports" / "data.json").read_text())
 
 
-def _write_noise_images(folder: Path, count: int) -> None:
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for index in range(count):
-        pixels = rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)
-        Image.fromarray(pixels).save(folder / f"{index}.png")
-
-
-def test_fetch_and_preprocess_with_dvc(tmp_path: Path) -> None:
+def test_fetch_and_preprocess_with_dvc(tmp_path: Path, write_cifake) -> None:
     repo = tmp_path / "repo"
     env = {
         **os.environ,
@@ -101,7 +92,7 @@ def test_fetch_and_preprocess_with_dvc(tmp_path: Path) -> None:
 
     # The user's own images in data/extra: only preprocess runs, and they become a source in
     # every split.
-    _write_noise_images(repo / "data" / "extra" / "FAKE" / "mine", 60)
+    write_cifake(repo / "data" / "extra", {"FAKE/mine": 60})
     output = run(repro, repo, env)
     assert "Running stage 'fetch'" not in output and "Running stage 'preprocess'" in output
     mine = _report(repo)["sources"]["FAKE/mine"]

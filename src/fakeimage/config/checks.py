@@ -57,3 +57,9 @@ def within(low: float, high: float, what: str = "values") -> AfterValidator:
         return bounds
 
     return AfterValidator(ordered)
+
+
+def first_repeated(names: list[str]) -> str | None:
+    """The first (in sort order) of the names given more than once, if any: lists whose
+    entries are told apart by name (data.sources, zoo.generators) refuse a repeat."""
+    return min((name for name in set(names) if names.count(name) > 1), default=None)

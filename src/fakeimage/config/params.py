@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from fakeimage.config.augment import AugmentParams
-from fakeimage.config.checks import Real, Section, Several
+from fakeimage.config.checks import Real, Section, Several, first_repeated
 from fakeimage.config.sources import EmbeddedSource, Source
 from fakeimage.config.zoo import ZooParams
 
@@ -64,9 +64,8 @@ class DataParams(Section):
 
     @model_validator(mode="after")
     def _each_source_once(self) -> DataParams:
-        names = [entry.name for entry in self.sources]
-        if repeated := sorted({name for name in names if names.count(name) > 1}):
-            raise ValueError(f"data.sources names {repeated[0]!r} twice: give it one weight")
+        if repeated := first_repeated([entry.name for entry in self.sources]):
+            raise ValueError(f"data.sources names {repeated!r} twice: give it one weight")
         return self
 
     @property

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from fakeimage.config.checks import Section, Several
+from fakeimage.config.checks import Section, Several, first_repeated
 
 Family = Literal["dcgan", "upsample_gan", "ddpm", "vae"]
 """dcgan: transposed convolutions; upsample_gan: resize then convolve, spectral-norm critic;
@@ -80,9 +80,6 @@ class ZooParams(Section):
 
     @model_validator(mode="after")
     def _names_unique(self) -> ZooParams:
-        names = [generator.source for generator in self.generators]
-        if repeated := sorted({name for name in names if names.count(name) > 1}):
-            raise ValueError(
-                f"zoo.generators names {repeated[0]!r} twice: give each its own `name`"
-            )
+        if repeated := first_repeated([generator.source for generator in self.generators]):
+            raise ValueError(f"zoo.generators names {repeated!r} twice: give each its own `name`")
         return self
