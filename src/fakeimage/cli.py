@@ -89,32 +89,13 @@ def _predict(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    """Scores through ONNX Runtime when the folder has its checked graph (as the service
-    scores, without TensorFlow's seconds of start-up), else through Keras."""
     import tempfile
 
     from fakeimage.atomic import write_json
-    from fakeimage.detector.folder import DetectorFolder
-    from fakeimage.detector.onnx_runtime import load_onnx_detector
-    from fakeimage.detector.scoring import CardedDetector
-    from fakeimage.evaluation.folders import evaluate_folder
+    from fakeimage.evaluation.folders import evaluate_folder, load_scorer
 
     with tempfile.TemporaryDirectory(prefix="fakeimage-evaluate-") as scratch:
-        folder = Path(args.model)
-        if args.model.startswith(("models:/", "runs:/")):
-            from fakeimage.registry.store import fetch_detector
-
-            folder = fetch_detector(args.model, Path(scratch)).path
-        detector: CardedDetector
-        if DetectorFolder(folder).has_onnx():
-            detector = load_onnx_detector(folder)
-        else:
-            from fakeimage.startup import import_tensorflow
-
-            import_tensorflow()
-            from fakeimage.models.keras_detector import load_detector
-
-            detector = load_detector(folder)
+        detector = load_scorer(args.model, Path(scratch))
     report = evaluate_folder(
         detector, Path(args.data), threshold=args.threshold, robustness=args.robustness
     )
@@ -179,6 +160,22 @@ def _bento(args: argparse.Namespace) -> None:
     print(f"bento: built {bento} serving BentoML model {tag}; run it with `bentoml serve {bento}`")
 
 
+def _learn(args: argparse.Namespace) -> None:
+    from fakeimage.config import load_params
+    from fakeimage.training.learn import learn, report
+
+    learnt = learn(
+        args.samples,
+        args.name or args.samples.resolve().name,
+        args.parent,
+        load_params(args.params).learn,
+        unseen=args.unseen,
+        real=args.real,
+        extra=args.set,
+    )
+    print("\n".join(report(learnt)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fakeimage", description="Tell AI-generated images from real photographs."
@@ -239,6 +236,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--model", help="model folder to package (default: champion, else reference)"
     )
     bento.set_defaults(handler=_bento)
+
+    teach = commands.add_parser(
+        "learn",
+        help="teach the champion a new generator from a folder of its samples (fine-tune with "
+        "rehearsal through the pipeline; the champion rule decides)",
+    )
+    teach.add_argument("samples", type=Path, metavar="FOLDER", help="the generator's images")
+    teach.add_argument("--name", help="the source's name (default: the folder's)")
+    teach.add_argument(
+        "--unseen", type=Path, metavar="FOLDER", help="more of its images, only ever scored"
+    )
+    teach.add_argument(
+        "--real", type=Path, metavar="FOLDER", help="new real photographs to learn alongside"
+    )
+    teach.add_argument(
+        "--parent", type=Path, default=Path("models/champion"), help="the model to teach"
+    )
+    teach.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="another param for the run, as `dvc exp run -S` takes it (repeatable)",
+    )
+    teach.add_argument("--params", type=Path, default=Path("params.yaml"))
+    teach.set_defaults(handler=_learn)
     return parser
 
 

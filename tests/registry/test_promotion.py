@@ -6,8 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from fakeimage.data.dataset import Dataset
 from fakeimage.data.hashes import training_record
 from fakeimage.registry.promotion import (
+    Challenge,
     Comparison,
     Contender,
     Scored,
@@ -19,14 +21,21 @@ from fakeimage.registry.promotion import (
 RNG = np.random.default_rng(0)
 IMAGES = RNG.integers(0, 256, size=(400, 32, 32, 3), dtype=np.uint8)
 LABELS = np.tile(np.array([0, 1], np.uint8), 200)
+SOURCES = np.full(len(LABELS), "")
+"""No sub-folders: the sources are REAL and FAKE."""
 NOTHING = training_record(IMAGES[:0])
 
 
 def _scorer(accuracy: float, seed: int = 1):
-    """Scores right on the first `accuracy` share of IMAGES (by position), wrong elsewhere."""
+    """Scores right on an `accuracy` share of IMAGES (chosen by the seed), wrong elsewhere."""
     right = np.zeros(len(IMAGES), bool)
     right[: round(accuracy * len(IMAGES))] = True
     np.random.default_rng(seed).shuffle(right)
+    return _scorer_of(right)
+
+
+def _scorer_of(right: np.ndarray):
+    """Scores IMAGES right where `right` is true, wrong elsewhere (by pixels, not position)."""
     truth = {images.tobytes(): (LABELS[i], right[i]) for i, images in enumerate(IMAGES)}
 
     def score(images: np.ndarray) -> np.ndarray:
@@ -43,10 +52,23 @@ def _contender(accuracy: float, *, trained_on=NOTHING, real: bool = True, seed: 
     return Contender(_scorer(accuracy, seed), 0.5, trained_on, real)
 
 
-def _challenge(champion: Contender, challenger: Contender, minimum: int = 100):
+def _run(
+    champion: Contender, challenger: Contender, minimum: int = 100, sources=SOURCES
+) -> Challenge:
+    val = Dataset(IMAGES, LABELS, sources)
     return challenge(
-        champion, challenger, IMAGES, LABELS, metric="val_accuracy", min_unseen_images=minimum
+        champion,
+        challenger,
+        val,
+        metric="val_accuracy",
+        min_unseen_images=minimum,
+        source_tolerance=0.003,
     )
+
+
+def _challenge(champion: Contender, challenger: Contender, minimum: int = 100):
+    found = _run(champion, challenger, minimum)
+    return found.decision, found.comparison, found.counts
 
 
 def test_a_clearly_better_challenger_wins() -> None:
@@ -77,6 +99,33 @@ def test_a_synthetic_data_model_never_displaces_a_real_data_one() -> None:
     assert not decision.promote and "synthetic" in decision.reason
     # The other way round is an ordinary challenge.
     assert _challenge(_contender(0.60, real=False), _contender(0.99, seed=2))[0].promote
+
+
+def test_a_challenger_better_overall_but_worse_on_one_source_keeps_the_champion() -> None:
+    # 100 FAKE images of an old generator the champion gets all right and the challenger 90
+    # of; on the other 300 the challenger is far better, so it leads overall beyond the noise.
+    old = (np.arange(400) < 200) & (LABELS == 1)
+    sources = np.where(old, "old", "")
+    rng = np.random.default_rng(7)
+    champion_right = old | (rng.random(400) < 0.70)
+    challenger_right = np.where(old, np.arange(400) % 20 != 1, rng.random(400) < 0.97)
+    found = _run(
+        Contender(_scorer_of(champion_right), 0.5, NOTHING, True),
+        Contender(_scorer_of(challenger_right), 0.5, NOTHING, True),
+        sources=sources,
+    )
+    assert found.comparison is not None and found.comparison.lower_bound > 0
+    assert not found.decision.promote
+    reason = found.decision.reason
+    assert "FAKE/old 100.00% (champion) vs 90.00%" in reason and "-10.00 points" in reason
+    assert "REAL" not in reason.split("loses")[1]  # only the source that lost is named
+    blocked = [gate.source for gate in found.gates if gate.blocks]
+    assert blocked == ["FAKE/old"]
+    assert [gate.source for gate in found.gates] == ["FAKE", "FAKE/old", "REAL"]
+    # The same challenger without that loss takes the alias.
+    fixed = Contender(_scorer_of(challenger_right | old), 0.5, NOTHING, True)
+    found = _run(Contender(_scorer_of(champion_right), 0.5, NOTHING, True), fixed, sources=sources)
+    assert found.decision.promote and not any(gate.blocks for gate in found.gates)
 
 
 def test_images_a_model_trained_on_are_excluded_from_the_comparison() -> None:

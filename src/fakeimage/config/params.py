@@ -99,6 +99,10 @@ class TrainParams(Section):
     parent_weight: Annotated[Real, Field(ge=0, lt=1)] = 0.0
     """With init_from: the parent's share in the final weights (0.5: the average of the parent
     and the fine-tuned weights, as WiSE-FT does, trading new skills against old ones)."""
+    replay: Annotated[Real, Field(ge=0, lt=1)] | None = None
+    """With init_from, rehearsal: train on every image of the sources the parent never trained
+    on, plus a seeded sample of those it did making up this share of the set (None: the whole
+    training split; 0: the new images alone). See fakeimage.training.rehearsal."""
     augment: AugmentParams = AugmentParams()
 
     @model_validator(mode="after")
@@ -106,6 +110,10 @@ class TrainParams(Section):
         if self.parent_weight != 0 and self.init_from is None:
             raise ValueError(
                 "train.parent_weight needs train.init_from (the parent to mix back in)"
+            )
+        if self.replay is not None and self.init_from is None:
+            raise ValueError(
+                "train.replay needs train.init_from (the parent whose training sources to replay)"
             )
         return self
 
@@ -141,6 +149,21 @@ class PromoteParams(Section):
     model_name: str = "fake-image-detector"
     alias: str = "champion"
     min_unseen_images: Annotated[int, Field(ge=20)] = 200
+    source_tolerance: Annotated[Real, Field(ge=0, le=1)] = 0.003
+    """The most accuracy a challenger may lose on any one source (0.003: 0.3 points), beyond
+    which a confident loss keeps the champion (fakeimage.registry.gates)."""
+
+
+class LearnParams(Section):
+    """`fakeimage learn`: the fine-tune that teaches the champion a new generator. The rest of
+    the recipe (network, optimiser, augmentation) is the champion's own."""
+
+    replay: Annotated[Real, Field(ge=0, lt=1)] = 0.9
+    epochs: Annotated[int, Field(ge=1)] = 20
+    learning_rate: Annotated[Real, Field(gt=0)] = 0.0001
+    batch_size: Annotated[int, Field(ge=1)] = 64
+    schedule: Schedule = "cosine"
+    parent_weight: Annotated[Real, Field(ge=0, lt=1)] = 0.0
 
 
 class Params(Section):
@@ -151,3 +174,4 @@ class Params(Section):
     evaluate: EvaluateParams = EvaluateParams()
     promote: PromoteParams = PromoteParams()
     zoo: ZooParams = ZooParams()
+    learn: LearnParams = LearnParams()

@@ -91,17 +91,27 @@ def _balanced(
     larger = int(np.argmax(counts))
     if counts[0] == counts[1] or size == 0:
         return index
-    kept = [index[labels[index] != larger]]
+    kept = index[labels[index] != larger]
     in_class = index[labels[index] == larger]
-    sources = sorted(set(names[in_class]))
-    shares = np.array([(names[in_class] == s).sum() for s in sources]) * size / len(in_class)
+    return np.sort(np.concatenate([kept, sample_by_source(in_class, names, size, rng)]))
+
+
+def sample_by_source(
+    members: np.ndarray, names: np.ndarray, size: int, rng: np.random.Generator
+) -> np.ndarray:
+    """`size` of `members` (indices into `names`), drawn without replacement source by source
+    in proportion to each source's count (largest remainders), so none is over-represented."""
+    sources = sorted(set(names[members]))
+    counts = np.array([(names[members] == source).sum() for source in sources])
+    shares = counts * size / max(1, len(members))
     quotas = np.floor(shares).astype(int)
     for position in np.argsort(-(shares - quotas), kind="stable")[: size - quotas.sum()]:
         quotas[position] += 1
-    for source, quota in zip(sources, quotas, strict=True):
-        members = in_class[names[in_class] == source]
-        kept.append(rng.choice(members, size=quota, replace=False))
-    return np.sort(np.concatenate(kept))
+    chosen = [
+        rng.choice(members[names[members] == source], size=quota, replace=False)
+        for source, quota in zip(sources, quotas, strict=True)
+    ]
+    return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, int)
 
 
 def held_out(weights: Mapping[str, float]) -> set[str]:

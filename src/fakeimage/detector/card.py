@@ -137,6 +137,14 @@ class DataRecord(_Record):
         """Real photographs and a real generator's images, not the synthetic stand-in."""
         return self.source != SYNTHETIC_SOURCE
 
+    @property
+    def learnt_sources(self) -> frozenset[str]:
+        """The sources it trained on; older cards, which predate per-source records, were
+        trained on a plain two-class layout: REAL and FAKE."""
+        if self.trained_sources is None:
+            return frozenset({"REAL", "FAKE"})
+        return frozenset(name for name, count in self.trained_sources.items() if count)
+
 
 class Architecture(_Record):
     arch: str
@@ -188,12 +196,22 @@ class ParentModel(_Record):
     data_fingerprint: str | None = None
 
 
+class Replay(_Record):
+    """A fine-tune's rehearsal (`train.replay`): the images per source it took as new (every
+    one) and replayed from its parent's sources (a seeded sample)."""
+
+    share: float
+    new: dict[str, int]
+    replayed: dict[str, int]
+
+
 class Lineage(_Record):
     """Where a model came from and why it holds (or held) the alias."""
 
     imported: bool = False
     imported_from: str | None = None
     parent: ParentModel | None = None
+    replay: Replay | None = None
     promotion: str | None = None
 
 

@@ -46,7 +46,7 @@ def load_labelled_images(location: Path, max_extract_mb: int = 4096) -> Labelled
     if location.suffix == ".npz":
         data = load_split(location)
         sizes = np.full((len(data.y), 2), IMAGE_SIZE)
-        return LabelledImages(data, sizes, [""] * len(data.y))
+        return LabelledImages(data, sizes, [str(source) for source in data.sources])
     if location.is_dir():
         return _decode_folder(location)
     with tempfile.TemporaryDirectory(prefix="fakeimage-eval-") as scratch:
@@ -160,3 +160,25 @@ def evaluate_folder(
             report["robustness"]
         )
     return report
+
+
+def load_scorer(model: str, scratch: Path) -> CardedDetector:
+    """A model folder or `models:/` URI, scored through ONNX Runtime when the folder has its
+    checked graph (as the service scores, without TensorFlow's seconds of start-up), else
+    through Keras."""
+    from fakeimage.detector.folder import DetectorFolder
+    from fakeimage.detector.onnx_runtime import load_onnx_detector
+
+    folder = Path(model)
+    if model.startswith(("models:/", "runs:/")):
+        from fakeimage.registry.store import fetch_detector
+
+        folder = fetch_detector(model, scratch).path
+    if DetectorFolder(folder).has_onnx():
+        return load_onnx_detector(folder)
+    from fakeimage.startup import import_tensorflow
+
+    import_tensorflow()
+    from fakeimage.models.keras_detector import load_detector
+
+    return load_detector(folder)

@@ -19,6 +19,7 @@ from fakeimage.detector.card import ModelCard
 from fakeimage.detector.folder import DetectorFolder
 from fakeimage.models.keras_detector import Detector, load_detector
 from fakeimage.registry import store
+from fakeimage.registry.gates import summary
 from fakeimage.registry.promotion import Contender, Decision, challenge
 
 
@@ -91,21 +92,25 @@ def promote(
     else:
         champion_folder = store.download_run_folder(previous.run_id, scratch)
         champion = load_detector(champion_folder.path)
-        decision, comparison, counts = challenge(
+        found = challenge(
             _contender(champion, champion_folder),
             _contender(challenger, evaluated),
-            val.x,
-            val.y,
+            val,
             metric=settings.metric,
             min_unseen_images=settings.min_unseen_images,
+            source_tolerance=settings.source_tolerance,
         )
-        report |= counts
+        decision, comparison = found.decision, found.comparison
+        report |= found.counts
         if comparison is not None:
             report |= {
                 "images": comparison.images,
                 "champion_score": comparison.champion,
                 "challenger_score": comparison.challenger,
                 "improvement_lower_bound": comparison.lower_bound,
+                "source_tolerance": settings.source_tolerance,
+                "sources": [gate.row() for gate in found.gates],
+                "source_gates": summary(found.gates),
             }
     if decision.promote:
         registry.crown(version)
@@ -132,7 +137,7 @@ def promote(
 
 
 def _tags(report: dict[str, Any]) -> dict[str, str]:
-    keys = ("unseen_images", "champion_score", "challenger_score")
+    keys = ("unseen_images", "champion_score", "challenger_score", "source_gates")
     return {
         key: f"{report[key]:.4f}" if isinstance(report[key], float) else str(report[key])
         for key in keys

@@ -6,7 +6,7 @@ functions of a card: the trainer tags its run with them, the store logs them.
 
 from __future__ import annotations
 
-from fakeimage.detector.card import ModelCard, ParentModel
+from fakeimage.detector.card import ModelCard, ParentModel, Replay
 
 TUNED_VAL = "tuned_val"
 """Prefix of validation scores at the chosen threshold with calibrated probabilities (the
@@ -24,6 +24,8 @@ def card_tags(card: ModelCard) -> dict[str, str]:
     }
     if parent := card.lineage.parent:
         tags |= parent_tags(parent)
+    if replay := card.lineage.replay:
+        tags |= replay_tags(replay)
     return tags
 
 
@@ -33,6 +35,15 @@ def parent_tags(parent: ParentModel) -> dict[str, str]:
     if parent.run_id:
         tags["parent_run_id"] = parent.run_id
     return tags
+
+
+def replay_tags(replay: Replay) -> dict[str, str]:
+    """A rehearsed fine-tune's run tags: the replayed share and what the set held."""
+    return {
+        "replay_share": str(replay.share),
+        "replay_new": ", ".join(f"{name}={count}" for name, count in replay.new.items()),
+        "replay_replayed": str(sum(replay.replayed.values())),
+    }
 
 
 def evaluation_metrics(card: ModelCard) -> dict[str, float]:

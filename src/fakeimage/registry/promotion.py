@@ -3,21 +3,24 @@
 Both models are scored now, through the same forward path, on the current validation images
 that neither of them trained on. The challenger wins only if the one-sided 95% lower bound of
 the paired bootstrap difference of the metric (challenger minus champion, resampling images) is
-above zero: a lead smaller than the sampling noise of those images keeps the champion. A model
-trained on the synthetic stand-in never displaces one trained on real data, and with too few
-unseen images the champion stays.
+above zero: a lead smaller than the sampling noise of those images keeps the champion. Nor may
+it lose on any one source beyond a tolerance (`registry.gates`). A model trained on the
+synthetic stand-in never displaces one trained on real data, and with too few unseen images
+the champion stays.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 
+from fakeimage.data.dataset import Dataset
 from fakeimage.data.hashes import seen_in_training
+from fakeimage.registry.gates import SourceGate, blocking, source_gates
 
 RESAMPLES = 2000
 CONFIDENCE = 0.95
@@ -65,11 +68,27 @@ class Decision:
     reason: str
 
 
+@dataclass(frozen=True)
+class Challenge:
+    """What the rule found: its decision, the overall comparison, the per-source gates, and
+    how many validation images each model had seen."""
+
+    decision: Decision
+    comparison: Comparison | None
+    counts: dict[str, int]
+    gates: list[SourceGate] = field(default_factory=list)
+
+
+def correct(labels: np.ndarray, scored: Scored) -> np.ndarray:
+    """Which images the model gets right at its own threshold (1.0) and which not (0.0)."""
+    return ((scored.probabilities >= scored.threshold) == labels.astype(bool)).astype(np.float64)
+
+
 def _per_image_gain(metric: str, labels: np.ndarray, scored: Scored) -> np.ndarray | None:
     """Per-image contributions for metrics that are means (accuracy, log loss), gain-oriented."""
-    p = np.clip(scored.probabilities, _EPS, 1 - _EPS)
     if metric == "val_accuracy":
-        return ((p >= scored.threshold) == labels.astype(bool)).astype(np.float64)
+        return correct(labels, scored)
+    p = np.clip(scored.probabilities, _EPS, 1 - _EPS)
     if metric == "val_loss":  # negative log loss: higher is better
         return np.where(labels == 1, np.log(p), np.log(1 - p))
     return None
@@ -126,6 +145,7 @@ def decide(
     min_unseen_images: int,
     challenger_real: bool,
     champion_real: bool,
+    gates: Sequence[SourceGate] = (),
 ) -> Decision:
     """Should the challenger take the alias from the champion?"""
     if champion_real and not challenger_real:
@@ -148,6 +168,13 @@ def decide(
         f"on the same {comparison.images} unseen images"
     )
     if comparison.lower_bound > 0:
+        if blocked := blocking(gates):
+            losses = "; ".join(gate.describe() for gate in blocked)
+            return Decision(
+                False,
+                f"{scores}, but it loses more than promote.source_tolerance "
+                f"({100 * blocked[0].tolerance:.2f} points) on {losses}",
+            )
         return Decision(True, f"{scores}; the lead is above the sampling noise (95% bound > 0)")
     if comparison.challenger_ahead:
         return Decision(False, f"{scores}; the lead is within the sampling noise")
@@ -157,36 +184,36 @@ def decide(
 def challenge(
     champion: Contender,
     challenger: Contender,
-    images: np.ndarray,
-    labels: np.ndarray,
+    val: Dataset,
     *,
     metric: str,
     min_unseen_images: int,
-) -> tuple[Decision, Comparison | None, dict[str, int]]:
-    """Score both on the images neither trained on, then apply the rule; counts say how many."""
-    seen_by_champion = seen_in_training(images, champion.training_images)
-    seen_by_challenger = seen_in_training(images, challenger.training_images)
+    source_tolerance: float,
+) -> Challenge:
+    """Score both on the validation images neither trained on, overall and source by source,
+    then apply the rule; the counts say how many images each had seen."""
+    seen_by_champion = seen_in_training(val.x, champion.training_images)
+    seen_by_challenger = seen_in_training(val.x, challenger.training_images)
     unseen = ~(seen_by_champion | seen_by_challenger)
     counts = {
-        "validation_images": len(labels),
+        "validation_images": len(val.y),
         "seen_by_champion": int(seen_by_champion.sum()),
         "seen_by_challenger": int(seen_by_challenger.sum()),
         "unseen_images": int(unseen.sum()),
     }
-    shared, truth = images[unseen], np.asarray(labels)[unseen]
-    comparison = None
+    shared, truth = val.x[unseen], np.asarray(val.y)[unseen].astype(np.int64)
+    comparison, gates = None, []
     if counts["unseen_images"] >= min_unseen_images and len(set(truth.tolist())) == 2:
-        comparison = compare(
-            metric,
-            truth,
-            Scored(champion.score(shared), champion.threshold),
-            Scored(challenger.score(shared), challenger.threshold),
-        )
+        scored = [Scored(model.score(shared), model.threshold) for model in (champion, challenger)]
+        comparison = compare(metric, truth, *scored)
+        right = [correct(truth, each) for each in scored]
+        gates = source_gates(val.source_names()[unseen], *right, source_tolerance)
     decision = decide(
         comparison,
         unseen_images=counts["unseen_images"],
         min_unseen_images=min_unseen_images,
         challenger_real=challenger.real_data,
         champion_real=champion.real_data,
+        gates=gates,
     )
-    return decision, comparison, counts
+    return Challenge(decision, comparison, counts, gates)

@@ -34,6 +34,8 @@ class Parent:
     record: ParentModel
     training_images: np.ndarray
     model_params: ModelParams
+    sources: frozenset[str] = frozenset()
+    """The sources it trained on, by name (REAL, FAKE, FAKE/dcgan)."""
 
 
 def load_parent(location: str) -> Parent:
@@ -62,7 +64,13 @@ def _parent(folder: DetectorFolder, location: str) -> Parent:
         data_source=card.data.source,
         data_fingerprint=card.data.fingerprint,
     )
-    return Parent(detector.model, record, folder.training_record(), card.params.model)
+    return Parent(
+        detector.model,
+        record,
+        folder.training_record(),
+        card.params.model,
+        card.data.learnt_sources,
+    )
 
 
 def check_compatible(parent: Parent, params: ModelParams) -> None:

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from fakeimage.config import Params, params_to_dict
-from fakeimage.data.dataset import Prepared
+from fakeimage.data.dataset import Dataset, Prepared
 from fakeimage.data.hashes import training_record
 from fakeimage.data.sources import describe_source
 from fakeimage.detector.card import (
@@ -25,6 +25,7 @@ from fakeimage.detector.card import (
     DataRecord,
     Lineage,
     ModelCard,
+    Replay,
     SplitCounts,
     Training,
     TrainingImages,
@@ -35,10 +36,11 @@ from fakeimage.models.keras_detector import predict_proba
 from fakeimage.models.zoo import count_macs, for_serving
 from fakeimage.provenance import provenance_tags
 from fakeimage.registry import store
-from fakeimage.registry.names import parent_tags
+from fakeimage.registry.names import parent_tags, replay_tags
 from fakeimage.training.checkpoint import Checkpoint, resumable_progress, run_fingerprint
 from fakeimage.training.cluster import ClusterRole
 from fakeimage.training.finetune import Parent, check_compatible, combined_record, load_parent
+from fakeimage.training.rehearsal import rehearse
 from fakeimage.training.train import TrainResult, train_model
 
 
@@ -75,11 +77,23 @@ def _parent(params: Params) -> Parent | None:
     return parent
 
 
+def _training_set(
+    params: Params, train: Dataset, parent: Parent | None
+) -> tuple[Dataset, Replay | None]:
+    """The images to fit: the training split, or with `train.replay` its rehearsal set."""
+    if parent is None or params.train.replay is None:
+        return train, None
+    rehearsal = rehearse(train, parent, params.train.replay, params.train.seed)
+    replay = Replay(share=params.train.replay, new=rehearsal.new, replayed=rehearsal.replayed)
+    print(f"train: rehearsal: {rehearsal.describe()}")
+    return rehearsal.dataset, replay
+
+
 def train_share(params: Params, prepared: Prepared) -> TrainResult:
     """A non-chief worker's part of a multi-worker run: it trains, the chief records."""
-    return train_model(
-        params.model, params.train, prepared.train, prepared.val, parent=_parent(params)
-    )
+    parent = _parent(params)
+    train, _ = _training_set(params, prepared.train, parent)
+    return train_model(params.model, params.train, train, prepared.val, parent=parent)
 
 
 def train_detector(
@@ -90,6 +104,7 @@ def train_detector(
     `role` is the chief of the cluster (of one, unless `train.strategy` spans machines).
     """
     parent = _parent(params)
+    train, replay = _training_set(params, prepared.train, parent)
     checkpoint = Checkpoint(
         checkpoint_dir, run_fingerprint(params_to_dict(params), prepared.fingerprint, role.size)
     )
@@ -103,13 +118,15 @@ def train_detector(
     }
     if parent is not None:
         tags |= parent_tags(parent.record)
+    if replay is not None:
+        tags |= replay_tags(replay)
     progress = resumable_progress(checkpoint)
     with store.training_run(tags, params_to_dict(params), progress.run_id) as run_id:
         progress.run_id = run_id
         result = train_model(
             params.model,
             params.train,
-            prepared.train,
+            train,
             prepared.val,
             callbacks=[_LogEpochs()],
             parent=parent,
@@ -119,7 +136,7 @@ def train_detector(
         model = for_serving(result.model)
         val_probabilities = predict_proba(model, prepared.val.x)
         model_uri = store.log_keras_model(model, prepared.val.x, val_probabilities)
-    record = combined_record(parent, training_record(prepared.train.x))
+    record = combined_record(parent, training_record(train.x))
     summary = {
         "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run,
@@ -133,7 +150,7 @@ def train_detector(
         version="unregistered",
         run_id=run_id,
         model_uri=model_uri,
-        lineage=Lineage(parent=parent.record if parent else None),
+        lineage=Lineage(parent=parent.record if parent else None, replay=replay),
         architecture=Architecture(
             arch=params.model.arch, parameters=summary["parameters"], macs=summary["macs"]
         ),
@@ -145,7 +162,7 @@ def train_detector(
             splits={
                 name: SplitCounts(**counts) for name, counts in prepared.report["splits"].items()
             },
-            trained_sources=dict(Counter(prepared.train.source_names().tolist())),
+            trained_sources=dict(Counter(train.source_names().tolist())),
         ),
         training=Training(
             epochs_run=result.epochs_run,
