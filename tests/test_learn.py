@@ -57,7 +57,7 @@ def test_learn_teaches_the_champion_a_new_source_with_rehearsal(
     # It placed the samples as a source and ran the pipeline as an experiment.
     assert len(list((repo / "data/extra/FAKE/checker").iterdir())) == SAMPLES
     assert len(list((repo / "data/extra/test/FAKE/checker").iterdir())) == 60
-    assert "dvc exp run -n learn-checker" in output and "-S train.replay=0.5" in output
+    assert "dvc exp run -n learn-checker-20" in output and "-S train.replay=0.5" in output
     assert "-S train.init_from=" in output and "Running stage 'train'" in output
     assert "train: rehearsal: " in output
 

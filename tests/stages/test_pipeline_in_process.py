@@ -125,7 +125,12 @@ def test_train_evaluate_promote_import_the_reference_once(project: Path) -> None
     assert report["seen_by_champion"] == 40 and report["seen_by_challenger"] == 0
     assert report["unseen_images"] == report["images"] == 80
     assert 0 <= report["champion_score"] <= 1 and 0 <= report["challenger_score"] <= 1
-    assert report["promoted"] == (report["improvement_lower_bound"] > 0)
+    # The decision table: both models' accuracy on each source's unseen images.
+    rows = {row["source"]: row for row in report["sources"]}
+    assert set(rows) == {"REAL", "FAKE", "FAKE/dcgan"}
+    assert sum(row["images"] for row in rows.values()) == 80
+    blocked = any(row["blocks"] for row in rows.values())
+    assert report["promoted"] == (report["improvement_lower_bound"] > 0 and not blocked)
 
     # The alias, the exported folder and the registry agree.
     champion = client.get_model_version_by_alias("fake-image-detector", "champion")
@@ -143,6 +148,7 @@ def test_train_evaluate_promote_import_the_reference_once(project: Path) -> None
     assert fetched.onnx_file.read_bytes() == (CHAMPION_DIR / ONNX_FILE).read_bytes()
     challenger = client.get_model_version("fake-image-detector", "2")
     assert challenger.tags["promotion_reason"] == report["reason"]
+    assert challenger.tags["source_gates"] == report["source_gates"]
     assert challenger.tags["data_source"] == "embedded" and challenger.description
 
     # The dashboard opens the experiment as model training, not GenAI traces.

@@ -82,8 +82,8 @@ def learn_run(source: str, parent: Path, card: ModelCard, recipe: LearnParams) -
     settings |= {f"train.{key}": getattr(own, key) for key in _PARENT_TRAIN_KEYS}
     settings |= _leaves("train.augment", own.augment.model_dump(mode="json"))
     settings |= {f"train.{key}": value for key, value in recipe.model_dump().items()}
-    name = "learn-" + source.rpartition("/")[2]
-    return LearnRun(name=name, settings=settings)
+    stamp = time.strftime("%Y%m%d-%H%M%S")  # each run its own experiment, reruns included
+    return LearnRun(name=f"learn-{source.rpartition('/')[2]}-{stamp}", settings=settings)
 
 
 @dataclass(frozen=True)
