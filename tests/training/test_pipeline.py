@@ -14,7 +14,12 @@ import tensorflow as tf
 
 from fakeimage.config import AugmentParams
 from fakeimage.data.dataset import Dataset
-from fakeimage.training.pipeline import gather_augmented, make_dataset, pad_images
+from fakeimage.training.pipeline import (
+    gather_augmented,
+    make_dataset,
+    pad_images,
+    source_weights,
+)
 
 N = 40
 BATCH = 16  # 40 = 16 + 16 + 8: the last batch is short
@@ -257,3 +262,16 @@ def test_training_without_augmentation_only_shuffles() -> None:
         assert sorted(order) == list(range(N)) and order != list(range(N))
         np.testing.assert_array_equal(images, data.x[order])
         np.testing.assert_array_equal(labels, data.y[order])
+
+
+def test_source_weights_make_every_source_weigh_the_same() -> None:
+    y = np.array([0] * 6 + [1] * 3 + [1], np.uint8)
+    sources = np.array([""] * 9 + ["new"])
+    data = Dataset(np.zeros((10, 32, 32, 3), np.uint8), y, sources)
+    weights = source_weights(data)
+    names = data.source_names()
+    totals = {name: weights[names == name].sum() for name in set(names)}
+    assert totals == pytest.approx({"REAL": 10 / 3, "FAKE": 10 / 3, "FAKE/new": 10 / 3})
+    batches = list(make_dataset(data, batch_size=4, training=False, weights=weights))
+    assert len(batches[0]) == 3  # images, labels, weights
+    assert np.concatenate([b[2].numpy() for b in batches]) == pytest.approx(weights)

@@ -160,7 +160,7 @@ class LearnParams(Section):
 
     replay: Annotated[Real, Field(ge=0, lt=1)] = 0.9
     epochs: Annotated[int, Field(ge=1)] = 20
-    learning_rate: Annotated[Real, Field(gt=0)] = 0.0001
+    learning_rate: Annotated[Real, Field(gt=0)] = 0.0003
     batch_size: Annotated[int, Field(ge=1)] = 64
     schedule: Schedule = "cosine"
     parent_weight: Annotated[Real, Field(ge=0, lt=1)] = 0.0

@@ -63,6 +63,18 @@ def gather_augmented(
     return tf.gather(flat_pixels, pixel_index)
 
 
+def source_weights(data: Dataset) -> np.ndarray:
+    """Per-image weights under which every source weighs the same in total (mean 1).
+
+    Validation loss under these weights is the mean of the sources' losses, so a new
+    generator's few images count as much as an old source's thousands when early stopping
+    picks the epoch to keep.
+    """
+    names = data.source_names()
+    _, inverse, counts = np.unique(names, return_inverse=True, return_counts=True)
+    return (len(names) / (len(counts) * counts[inverse])).astype(np.float32)
+
+
 def make_dataset(
     data: Dataset,
     *,
@@ -72,26 +84,39 @@ def make_dataset(
     seed: int = 0,
     first_epoch: int = 0,
     epochs: int = 1,
+    weights: np.ndarray | None = None,
 ) -> tf.data.Dataset:
     """Batches of (float32 images 0..255, float32 labels); shuffled and augmented if training.
 
     Training: the batches of epochs first_epoch .. epochs - 1, one epoch after the other.
     Each epoch's order and augmentation depend on (seed, epoch) alone, so a run resumed at
     epoch k sees exactly the batches an uninterrupted run sees from epoch k on. Validation:
-    every image once, in order. Indices are shuffled, not images, so a batch is one gather
-    from arrays held in memory; the model itself scales pixels to [0, 1].
+    every image once, in order, with its weight if `weights` are given (see
+    `source_weights`). Indices are shuffled, not images, so a batch is one gather from arrays
+    held in memory; the model itself scales pixels to [0, 1].
     """
     labels = tf.constant(data.y)
     if not training:
         images = tf.constant(data.x)
         dataset = tf.data.Dataset.range(len(data.y)).batch(batch_size)
-        dataset = dataset.map(
-            lambda index: (
-                tf.cast(tf.gather(images, index), tf.float32),
-                tf.cast(tf.gather(labels, index), tf.float32),
-            ),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
+        if weights is None:
+            dataset = dataset.map(
+                lambda index: (
+                    tf.cast(tf.gather(images, index), tf.float32),
+                    tf.cast(tf.gather(labels, index), tf.float32),
+                ),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
+        else:
+            weighed = tf.constant(weights, tf.float32)
+            dataset = dataset.map(
+                lambda index: (
+                    tf.cast(tf.gather(images, index), tf.float32),
+                    tf.cast(tf.gather(labels, index), tf.float32),
+                    tf.gather(weighed, index),
+                ),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
         return dataset.prefetch(tf.data.AUTOTUNE)
 
     count = len(data.y)

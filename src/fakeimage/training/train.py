@@ -23,7 +23,7 @@ from fakeimage.training.checkpoint import (
 )
 from fakeimage.training.distributed import fit_across_workers
 from fakeimage.training.finetune import Parent, mix_back, start_from
-from fakeimage.training.pipeline import make_dataset, steps_per_epoch
+from fakeimage.training.pipeline import make_dataset, source_weights, steps_per_epoch
 
 
 @dataclass
@@ -173,7 +173,15 @@ def train_model(
             epochs=last,
         )
 
-    val_data = make_dataset(val, batch_size=max(params.batch_size, 256), training=False)
+    # Rehearsal learns a few new images beside thousands of old ones: every source weighs the
+    # same in the validation loss, or early stopping would keep the epoch that changed least.
+    rehearsing = parent is not None and params.replay is not None
+    val_data = make_dataset(
+        val,
+        batch_size=max(params.batch_size, 256),
+        training=False,
+        weights=source_weights(val) if rehearsing else None,
+    )
     earlier_seconds = progress.seconds
     started = time.perf_counter()
     if params.strategy == "multi_worker_mirrored":  # Keras' fit cannot run under it
