@@ -87,6 +87,22 @@ def test_a_worse_challenger_loses() -> None:
     assert comparison is not None and comparison.lower_bound < 0
 
 
+def test_a_worse_challenger_also_names_the_sources_it_loses_on() -> None:
+    old = (np.arange(400) < 200) & (LABELS == 1)
+    champion_right = old | (np.arange(400) % 10 != 0)
+    challenger_right = ~old & (np.arange(400) % 10 != 0)
+    found = _run(
+        Contender(_scorer_of(champion_right), 0.5, NOTHING, True),
+        Contender(_scorer_of(challenger_right), 0.5, NOTHING, True),
+        sources=np.where(old, "old", ""),
+    )
+    assert not found.decision.promote
+    assert found.decision.reason.endswith(
+        "the challenger is not better, and it loses beyond the tolerance on "
+        "FAKE/old 100.00% vs 0.00%"
+    )
+
+
 def test_a_lead_within_the_sampling_noise_keeps_the_champion() -> None:
     decision, comparison, _ = _challenge(_contender(0.90), _contender(0.91, seed=2))
     assert comparison is not None and comparison.challenger > comparison.champion

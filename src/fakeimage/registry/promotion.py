@@ -167,8 +167,9 @@ def decide(
         f"{name} {comparison.challenger:.4f} vs the champion's {comparison.champion:.4f} "
         f"on the same {comparison.images} unseen images"
     )
+    blocked = blocking(gates)
     if comparison.lower_bound > 0:
-        if blocked := blocking(gates):
+        if blocked:
             losses = "; ".join(gate.describe() for gate in blocked)
             return Decision(
                 False,
@@ -176,9 +177,15 @@ def decide(
                 f"({100 * blocked[0].tolerance:.2f} points) on {losses}",
             )
         return Decision(True, f"{scores}; the lead is above the sampling noise (95% bound > 0)")
-    if comparison.challenger_ahead:
-        return Decision(False, f"{scores}; the lead is within the sampling noise")
-    return Decision(False, f"{scores}; the challenger is not better")
+    verdict = "the lead is within the sampling noise"
+    if not comparison.challenger_ahead:
+        verdict = "the challenger is not better"
+    if blocked:
+        losses = ", ".join(
+            f"{gate.source} {gate.champion:.2%} vs {gate.challenger:.2%}" for gate in blocked
+        )
+        verdict += f", and it loses beyond the tolerance on {losses}"
+    return Decision(False, f"{scores}; {verdict}")
 
 
 def challenge(
