@@ -26,9 +26,10 @@ def test_the_run_fine_tunes_the_parent_on_its_own_recipe_with_the_learn_schedule
         card.params.train.augment.resize.filters
     )
     assert (settings["train.epochs"], settings["train.replay"]) == (7, 0.9)
-    command = run.command(["data.balance=false"])
+    command = run.command(["data.balance=false", "train.replay=0"])
     assert command[:5] == ["dvc", "exp", "run", "-n", run.name]
-    assert command[-2:] == ["-S", "data.balance=false"]
+    assert command[-4:] == ["-S", "data.balance=false", "-S", "train.replay=0"]
+    assert "train.replay=0.9" not in command  # the user's value replaces the recipe's
     assert "train.init_from=models/champion" in command
     assert "train.augment.resize.filters=[bilinear,bicubic,area,lanczos3]" in command
 

@@ -68,8 +68,12 @@ class LearnRun:
     settings: dict[str, Any]
 
     def command(self, extra: Sequence[str] = ()) -> list[str]:
-        """`dvc exp run` with every setting; `extra` are the user's own `-S KEY=VALUE`."""
-        overrides = [f"{key}={_value(value)}" for key, value in self.settings.items()]
+        """`dvc exp run` with every setting; `extra` are the user's own `-S KEY=VALUE`, which
+        replace a setting of the same key."""
+        own = {item.partition("=")[0].strip() for item in extra}
+        overrides = [
+            f"{key}={_value(value)}" for key, value in self.settings.items() if key not in own
+        ]
         overrides += list(extra)
         return ["dvc", "exp", "run", "-n", self.name, *(a for o in overrides for a in ("-S", o))]
 
