@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fakeimage.detector.card import Lineage, SourceScores
+from fakeimage.detector.card import Lineage, ParentModel, Replay, SourceScores
 from fakeimage.detector.markdown import render_model_card
 from tests.cards import EVALUATION, TEST_SCORES, make_card
 
@@ -92,6 +92,13 @@ def test_lineage_says_where_the_model_came_from() -> None:
     assert "imported into the registry from `models/reference`" in render_model_card(imported)
     plain = make_card(lineage=Lineage())
     assert "trained from scratch by the pipeline" in render_model_card(plain)
+    parent = ParentModel(location="models/champion", name="fake-image-detector", version="3")
+    replay = Replay(share=0.9, new={"FAKE/vae": 180}, replayed={"REAL": 900, "FAKE": 720})
+    rehearsed = make_card(lineage=Lineage(parent=parent, replay=replay))
+    lineage = " ".join(_section(render_model_card(rehearsed), "Lineage").split())
+    assert "fine-tuned from fake-image-detector version 3 (`models/champion`" in lineage
+    assert "rehearsal: learnt FAKE/vae (180) beside 1,620 images replayed" in lineage
+    assert "(90% of the set)" in lineage
 
 
 def test_an_unevaluated_card_has_no_markdown() -> None:

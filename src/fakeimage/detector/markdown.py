@@ -93,6 +93,12 @@ def _lineage(card: ModelCard) -> str:
         lines.append(
             f"- fine-tuned from {parent.name} version {parent.version} (`{parent.location}`{data})"
         )
+    if replay := lineage.replay:
+        new = ", ".join(f"{name} ({count:,})" for name, count in replay.new.items())
+        lines.append(
+            f"- rehearsal: learnt {new} beside {sum(replay.replayed.values()):,} images replayed "
+            f"from the parent's sources ({replay.share:.0%} of the set)"
+        )
     if lineage.promotion:
         lines.append(f"- promotion: {lineage.promotion}")
     return "\n".join(lines) or "- trained from scratch by the pipeline"
