@@ -53,3 +53,5 @@ def run(params: Params) -> None:
         f"{settings.model_name}@{settings.alias} is version {promotion.champion_version}, "
         f"exported to {CHAMPION_DIR}"
     )
+    if gates := promotion.report.get("source_gates"):
+        print(f"promote: per source, champion -> challenger on unseen validation: {gates}")
