@@ -75,7 +75,10 @@ def make_card(*, source: str = "archive", evaluated: bool = True, **update: Any)
         model_uri="models:/m-0123",
         lineage=Lineage(promotion="there is no champion yet"),
         architecture=Architecture(arch="seed_cnn", parameters=159041, macs=5137920),
-        params=parse_params({"train": {"epochs": 10, "learning_rate": 0.001}}),
+        # every setting spelt out, as a card written by the pipeline holds them
+        params=parse_params(
+            parse_params({"train": {"epochs": 10, "learning_rate": 0.001}}).model_dump(mode="json")
+        ),
         data=DataRecord(
             source=source,
             description=f"{source}: somewhere",

@@ -104,3 +104,14 @@ def test_lineage_says_where_the_model_came_from() -> None:
 def test_an_unevaluated_card_has_no_markdown() -> None:
     with pytest.raises(ValueError, match="no evaluation"):
         render_model_card(make_card(evaluated=False))
+
+
+def test_settings_a_card_predates_and_the_learn_section_are_not_claimed() -> None:
+    card = make_card()
+    table = _section(render_model_card(card), "Training parameters")
+    assert "| promote.source_tolerance | `0.003` |" in table
+    assert "learn." not in table  # shapes the runs `fakeimage learn` starts, not this one
+    older = card.model_dump(mode="json")
+    del older["params"]["promote"]["source_tolerance"]  # written before the setting existed
+    table = _section(render_model_card(type(card).model_validate(older)), "Training parameters")
+    assert "source_tolerance" not in table and "| promote.min_unseen_images |" in table

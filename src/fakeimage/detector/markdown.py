@@ -83,6 +83,18 @@ def _sources(card: ModelCard) -> str:
 _SOURCE_KEYS = ("accuracy", "uncertain", "confidently_wrong")
 
 
+def _run_settings(card: ModelCard) -> dict[str, object]:
+    """The params the run was made with, as its card recorded them: settings added to the
+    project since (which take their defaults on loading) are not claimed, and `learn`, which
+    shapes the runs `fakeimage learn` starts rather than a run, is left out."""
+    recorded = card.params.model_dump(mode="json", exclude_unset=True)
+    return {
+        key: value
+        for key, value in params_to_dict(recorded).items()
+        if key.split(".")[0] != "learn"
+    }
+
+
 def _lineage(card: ModelCard) -> str:
     lineage = card.lineage
     lines = []
@@ -123,7 +135,7 @@ def render_model_card(card: ModelCard) -> str:
     workers = f"{training.workers} workers of " if training.workers > 1 else ""
     policy = training.precision_policy
     mirror = ", averaged over the image and its mirror" if evaluation.flip_tta else ""
-    param_rows = [[key, f"`{value}`"] for key, value in sorted(params_to_dict(card.params).items())]
+    param_rows = [[key, f"`{value}`"] for key, value in sorted(_run_settings(card).items())]
     return f"""# Model card: {card.name} (version {card.version})
 
 A convolutional network that tells AI-generated images (FAKE) from real photographs (REAL).
