@@ -2,7 +2,8 @@
 
 Builds the shipped reference's architecture (models/reference/card.json) and times
 training steps at its batch size through the project's tf.data pipeline (flip + padded crop),
-plus a validation pass, in float32 and in the mixed policy this hardware would train in.
+plus a validation pass, in float32 and in the mixed policy this hardware would train in, and
+the same for the bigger network the next reference is trained as (`CANDIDATE`).
 An epoch is scaled to the reference's train and validation split sizes; the last column says
 how many epochs fit in 60 minutes, to compare with the epochs the reference was trained for.
 `--emulated` also times mixed bfloat16 on a CPU without native support, to show why training
@@ -24,12 +25,14 @@ from fakeimage.config import ModelParams, TrainParams
 from fakeimage.detector.card import ModelCard
 from fakeimage.detector.folder import DetectorFolder
 from fakeimage.hardware import hardware_description
-from fakeimage.models.zoo import build_model, precision
+from fakeimage.models.zoo import build_model, count_macs, precision
 from fakeimage.paths import REFERENCE_DIR
 from fakeimage.training.pipeline import make_dataset
 from fakeimage.training.train import machine_precision_policy, make_optimizer
 
 BUDGET_SECONDS = 60 * 60
+CANDIDATE = ModelParams(arch="resnet", width=48, depth=2, stem="space_to_depth", dropout=0.0)
+"""The bigger network the next reference is trained as (a ResNet with a CIFAR stem, folded)."""
 
 
 def reference_recipe() -> tuple[ModelParams, TrainParams, ModelCard]:
@@ -92,6 +95,17 @@ def main(argv: list[str] | None = None) -> None:
             model_params, train_params, policy, n_train, n_val, args.steps
         )
         print(f"| {policy} | {step_ms:,.0f} | {epoch_s:,.0f} | {BUDGET_SECONDS / epoch_s:.1f} |")
+    policy = machine_precision_policy(True)
+    step_ms, epoch_s = seconds_per_epoch(
+        CANDIDATE, train_params, policy, n_train, n_val, args.steps
+    )
+    network = build_model(CANDIDATE)
+    print(
+        f"| {CANDIDATE.arch} width {CANDIDATE.width}, depth {CANDIDATE.depth}, "
+        f"{CANDIDATE.stem} ({network.count_params():,} parameters, "
+        f"{count_macs(network) / 1e6:.0f}M multiply-adds), {policy} | {step_ms:,.0f} | "
+        f"{epoch_s:,.0f} | {BUDGET_SECONDS / epoch_s:.1f} |"
+    )
     training = card.training
     print(
         f"\nShipped reference: {training.epochs_run} epochs, "

@@ -103,6 +103,22 @@ def test_depth_adds_blocks_only_to_the_down_sampled_stages() -> None:
     assert len(full_resolution) == 2 * 3  # stem + one block of two convs, in both
 
 
+def test_resnet_18_with_a_cifar_stem_has_its_shape_and_size() -> None:
+    model = build_model(ModelParams(arch="resnet", width=64, depth=2, dropout=0.0))
+    # ResNet-18 on CIFAR: 11.17M parameters, 0.56G multiply-adds at 32x32
+    assert 11_150_000 < model.count_params() < 11_200_000
+    assert 550_000_000 < count_macs(model) < 560_000_000
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert len([c for c in convs if c.kernel.shape[0] == 3]) == 17  # stem + 8 blocks of 2
+    sides = sorted({c.output.shape[1] for c in convs})
+    assert sides == [4, 8, 16, 32]  # no pooling in the stem: four stages from 32x32
+    folded = build_model(ModelParams(arch="resnet", width=64, depth=2, stem="space_to_depth"))
+    assert sorted(
+        {c.output.shape[1] for c in folded.layers if isinstance(c, keras.layers.Conv2D)}
+    ) == [2, 4, 8, 16]
+    assert count_macs(folded) < count_macs(model) / 3
+
+
 def test_space_to_depth_stem_runs_the_stages_at_half_resolution_and_loses_nothing() -> None:
     full = build_model(ModelParams(arch="fidelity_net", width=16))
     folded = build_model(ModelParams(arch="fidelity_net", width=16, stem="space_to_depth"))

@@ -17,7 +17,7 @@ from fakeimage.config.checks import Real, Section, Several, first_repeated
 from fakeimage.config.sources import EmbeddedSource, Source
 from fakeimage.config.zoo import ZooParams
 
-Arch = Literal["seed_cnn", "fidelity_net", "fidelity_se_net"]
+Arch = Literal["seed_cnn", "fidelity_net", "fidelity_se_net", "resnet"]
 Stem = Literal["full", "space_to_depth"]
 Optimizer = Literal["adam", "adamw", "sgd"]
 Schedule = Literal["constant", "cosine", "one_cycle"]
