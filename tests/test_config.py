@@ -200,7 +200,7 @@ def test_a_source_keeps_its_kind_s_defaults() -> None:
             "data.source.kind",
             ["embedded", "synthetic", "kaggle", "url", "archive", "folder"],
         ),
-        ({"model": {"arch": "resnet"}}, "model.arch", ["seed_cnn", "fidelity_se_net"]),
+        ({"model": {"arch": "vgg16"}}, "model.arch", ["seed_cnn", "fidelity_se_net"]),
         ({"model": {"stem": "s2d"}}, "model.stem", ["full", "space_to_depth"]),
         ({"train": {"optimizer": "Adam"}}, "train.optimizer", ["adam", "adamw", "sgd"]),
         ({"evaluate": {"threshold_policy": 1}}, "evaluate.threshold_policy", ["youden"]),
