@@ -269,3 +269,11 @@ def test_evaluate_scores_through_onnx_without_tensorflow_as_keras_would(tmp_path
     onnx_report, keras_report = (json.loads(p.read_text()) for p in (onnx_output, keras_output))
     assert onnx_report["accuracy"] == keras_report["accuracy"]
     assert abs(onnx_report["roc_auc"] - keras_report["roc_auc"]) < 1e-6
+
+
+def test_learn_takes_its_overrides_as_key_equals_value(capsys: pytest.CaptureFixture) -> None:
+    args = build_parser().parse_args(["learn", "samples", "--set", " train.epochs = 5 "])
+    assert args.set == ["train.epochs=5"]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["learn", "samples", "--set", "train.epochs"])
+    assert "is not KEY=VALUE" in capsys.readouterr().err

@@ -176,6 +176,14 @@ def _learn(args: argparse.Namespace) -> None:
     print("\n".join(report(learnt)))
 
 
+def _override(text: str) -> str:
+    """KEY=VALUE, as `dvc exp run -S` takes it, with the spaces around both sides removed."""
+    key, equals, value = text.partition("=")
+    if not equals or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE (e.g. train.epochs=10)")
+    return f"{key.strip()}={value.strip()}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fakeimage", description="Tell AI-generated images from real photographs."
@@ -256,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     teach.add_argument(
         "--set",
         action="append",
+        type=_override,
         default=[],
         metavar="KEY=VALUE",
         help="another param for the run, as `dvc exp run -S` takes it (repeatable)",

@@ -54,3 +54,21 @@ def test_a_folder_without_images_is_one_clear_line(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="holds no image files"):
         image_files(tmp_path / "empty")
+
+
+def test_names_that_collide_once_flattened_and_changed_files_are_refused(tmp_path: Path) -> None:
+    samples = tmp_path / "samples"
+    for relative in ("a_b/c.png", "a/b_c.png"):
+        (samples / relative).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (8, 8)).save(samples / relative)
+    with pytest.raises(UserError, match=r"both be named a_b_c\.png"):
+        add_source(samples, tmp_path / "target")
+    same_names = _images(tmp_path / "first", 3)
+    target = tmp_path / "extra" / "FAKE" / "gen"
+    add_source(same_names, target)
+    regenerated = tmp_path / "second"
+    regenerated.mkdir()
+    for index in range(3):  # same file names, other pictures
+        Image.new("RGB", (64, 64), (index, 0, 0)).save(regenerated / f"{index}.png")
+    with pytest.raises(UserError, match="already holds other images"):
+        add_source(regenerated, target)

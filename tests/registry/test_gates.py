@@ -47,3 +47,10 @@ def test_gains_and_equal_scores_never_block_and_each_source_is_judged_alone() ->
     assert gates["FAKE"].change == 1 and not gates["FAKE"].blocks
     assert gates["REAL"].change == pytest.approx(-0.1) and gates["REAL"].blocks
     assert source_gates(sources, champion, champion, 0.003)[0].blocks is False
+
+
+def test_a_source_too_small_to_judge_is_reported_but_never_blocks() -> None:
+    (gate,) = _gates([True] * 5, [False] * 5)  # all five lost: the bootstrap is certain
+    assert gate.change == -1 and gate.upper_bound < 0 and not gate.blocks
+    (gate,) = _gates([True] * 30, [False] * 30)
+    assert gate.blocks

@@ -115,6 +115,10 @@ class TrainParams(Section):
             raise ValueError(
                 "train.replay needs train.init_from (the parent whose training sources to replay)"
             )
+        if self.replay is not None and self.strategy == "multi_worker_mirrored":
+            raise ValueError(
+                "train.replay runs on one machine: set train.strategy to default or mirrored"
+            )
         return self
 
 

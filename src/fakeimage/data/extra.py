@@ -47,14 +47,21 @@ def add_source(images: Path, target: Path) -> int:
 
     Nested folders are flattened into file names. The copy is written beside the target and
     renamed into place, so an interrupted copy leaves no half-filled source. A target that
-    already holds exactly these files is kept (the command can be run again); one that holds
-    others is refused, since mixing two generators under one name would blur both.
+    already holds these files (same names and sizes) is kept, so the command can be run again;
+    one that holds others is refused, since mixing two generators under one name would blur
+    both. Two files that would flatten to one name are refused too.
     """
     files = image_files(images)
     names = ["_".join(path.relative_to(images).parts) for path in files]
+    if len(set(names)) < len(names):
+        raise UserError(
+            f"{images}: two files would both be named {_first_repeat(names)} once its "
+            "sub-folders are flattened; rename one"
+        )
     if target.exists():
-        present = sorted(path.name for path in target.iterdir())
-        if present == sorted(names):
+        present = {path.name: path.stat().st_size for path in target.iterdir()}
+        wanted = {name: path.stat().st_size for name, path in zip(names, files, strict=True)}
+        if present == wanted:
             return len(files)
         raise UserError(
             f"{target} already holds other images: choose another name, or remove that folder"
@@ -66,3 +73,8 @@ def add_source(images: Path, target: Path) -> int:
         shutil.copyfile(path, staging / name)
     staging.rename(target)
     return len(files)
+
+
+def _first_repeat(names: list[str]) -> str:
+    seen: set[str] = set()
+    return next(name for name in names if name in seen or seen.add(name))

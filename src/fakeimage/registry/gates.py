@@ -12,7 +12,9 @@ the champion's by more than `promote.source_tolerance` (0.003: 0.3 points) **and
 not sampling noise, i.e. the one-sided 95% upper bound of the paired bootstrap difference
 (challenger minus champion, resampling that source's images) is below zero. A loss beyond
 the tolerance on a few images that might as well have gone the other way does not block; a
-loss beyond it that the images show with confidence always does.
+loss beyond it that the images show with confidence always does. A source with fewer than
+`MIN_IMAGES` unseen images is reported but never blocks: a bootstrap of a handful of images
+claims a confidence it does not have (three images, all lost, would "prove" a loss).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 
 RESAMPLES = 2000
 CONFIDENCE = 0.95
+MIN_IMAGES = 30
 _ROUNDING = 1e-12
 
 
@@ -45,7 +48,8 @@ class SourceGate:
 
     @property
     def blocks(self) -> bool:
-        return -self.change > self.tolerance + _ROUNDING and self.upper_bound < 0
+        confident = self.images >= MIN_IMAGES and self.upper_bound < 0
+        return confident and -self.change > self.tolerance + _ROUNDING
 
     def describe(self) -> str:
         return (
