@@ -26,6 +26,7 @@ import numpy as np
 
 RESAMPLES = 2000
 CONFIDENCE = 0.95
+"""Bootstrap resamples and one-sided confidence, for the gates and the overall rule alike."""
 MIN_IMAGES = 30
 _ROUNDING = 1e-12
 

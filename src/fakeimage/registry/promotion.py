@@ -20,10 +20,8 @@ from sklearn.metrics import roc_auc_score
 
 from fakeimage.data.dataset import Dataset
 from fakeimage.data.hashes import seen_in_training
-from fakeimage.registry.gates import SourceGate, blocking, source_gates
+from fakeimage.registry.gates import CONFIDENCE, RESAMPLES, SourceGate, blocking, source_gates
 
-RESAMPLES = 2000
-CONFIDENCE = 0.95
 _EPS = 1e-7
 
 

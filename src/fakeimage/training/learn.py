@@ -101,7 +101,7 @@ class Learnt:
     changes: list[SourceChange]
     promotion: dict[str, Any]
 
-    def report(self) -> dict[str, Any]:
+    def as_json(self) -> dict[str, Any]:
         return {
             "source": self.source,
             "samples": self.samples,
@@ -170,7 +170,7 @@ def _on_test(folder: Path) -> dict[str, dict[str, Any]]:
 
 def report(learnt: Learnt) -> list[str]:
     """Write reports/learn.json; the lines the command prints."""
-    write_json(REPORTS_DIR / "learn.json", learnt.report())
+    write_json(REPORTS_DIR / "learn.json", learnt.as_json())
     outcome = "promoted" if learnt.promotion.get("promoted") else "kept the champion"
     return [
         f"learn: {learnt.source} in {learnt.seconds / 60:.1f} min; test split, before -> after:",

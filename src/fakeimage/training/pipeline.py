@@ -99,24 +99,16 @@ def make_dataset(
     if not training:
         images = tf.constant(data.x)
         dataset = tf.data.Dataset.range(len(data.y)).batch(batch_size)
-        if weights is None:
-            dataset = dataset.map(
-                lambda index: (
-                    tf.cast(tf.gather(images, index), tf.float32),
-                    tf.cast(tf.gather(labels, index), tf.float32),
-                ),
-                num_parallel_calls=tf.data.AUTOTUNE,
+        weighed = None if weights is None else tf.constant(weights, tf.float32)
+
+        def batch(index: tf.Tensor) -> tuple[tf.Tensor, ...]:
+            pair = (
+                tf.cast(tf.gather(images, index), tf.float32),
+                tf.cast(tf.gather(labels, index), tf.float32),
             )
-        else:
-            weighed = tf.constant(weights, tf.float32)
-            dataset = dataset.map(
-                lambda index: (
-                    tf.cast(tf.gather(images, index), tf.float32),
-                    tf.cast(tf.gather(labels, index), tf.float32),
-                    tf.gather(weighed, index),
-                ),
-                num_parallel_calls=tf.data.AUTOTUNE,
-            )
+            return pair if weighed is None else (*pair, tf.gather(weighed, index))
+
+        dataset = dataset.map(batch, num_parallel_calls=tf.data.AUTOTUNE)
         return dataset.prefetch(tf.data.AUTOTUNE)
 
     count = len(data.y)
