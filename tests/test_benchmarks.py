@@ -60,3 +60,17 @@ def test_the_latency_floor_row_builds(tmp_path: Path) -> None:
     assert forward_ms(session, pixels, calls=5) > 0
     assert Plan.of(quick=True, soak_seconds=None).floor_rounds >= 3
     assert list(bare_service.BareUpload.apis) == ["predict"]
+
+
+@pytest.mark.slow
+def test_the_cli_benchmark_times_one_image_a_folder_and_tensorflow(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from benchmarks import cli
+
+    if not cli.SAMPLE.is_file():
+        pytest.skip(f"{cli.SAMPLE} not found")
+    cli.main(["--calls", "1", "--images", "12"])
+    out = capsys.readouterr().out
+    assert "| 1 image (median of 1) |" in out and "| a folder of 12 images |" in out
+    assert "| `python -c 'import tensorflow'` |" in out and "each further image" in out

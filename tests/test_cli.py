@@ -110,7 +110,13 @@ def test_main_returns_2_in_process(
     assert err.count("\n") == 1 and err.endswith("\n")
 
 
-def test_predict_scores_through_onnx_and_names_bad_files(
+def _table(out: str) -> list[dict[str, str]]:
+    header, *lines = out.strip().split("\n")
+    assert header.split("\t") == ["file", "verdict", "lean", "p_fake", "threshold", "reasons"]
+    return [dict(zip(header.split("\t"), line.split("\t"), strict=True)) for line in lines]
+
+
+def test_predict_says_uncertain_in_the_verdict_column_and_names_bad_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import numpy as np
@@ -125,17 +131,84 @@ def test_predict_scores_through_onnx_and_names_bad_files(
     monkeypatch.delenv("FAKEIMAGE_MODEL", raising=False)
     assert main(["predict", str(image), "--model", str(folder)]) == 0
     out, err = capsys.readouterr()
-    assert "model: test-detector version 7" in err
-    path, label, score, certainty = out.strip().split("\t")
-    assert path == str(image) and label in ("REAL", "FAKE") and score.startswith("P(fake)=")
-    assert certainty == "uncertain (little_detail)"  # a flat grey square
+    assert "model: test-detector version 7" in err and "FAKE when P(fake) >= 0.5000" in err
+    [row] = _table(out)
+    assert row["file"] == str(image) and row["verdict"] == "UNCERTAIN"  # a flat grey square
+    assert row["lean"] in ("REAL", "FAKE") and row["reasons"] == "little_detail"
+    assert float(row["p_fake"]) < 0.5 if row["lean"] == "REAL" else float(row["p_fake"]) >= 0.5
+    assert row["threshold"] == "0.5000"
+    assert err.strip().endswith("predict: 1 image: 1 UNCERTAIN")
     assert main(["predict", str(image), "--json", "--model", str(folder)]) == 0
     answer = json.loads(capsys.readouterr().out)
-    assert answer["file"] == str(image) and answer["label"] == label
+    assert answer["file"] == str(image) and answer["label"] == row["lean"]
     assert answer["uncertain"] and answer["reasons"][0]["code"] == "little_detail"
-    assert main(["predict", str(tmp_path / "broken.jpg"), "--model", str(folder)]) == 2
+    missing = tmp_path / "missing.png"
+    command = ["predict", str(tmp_path / "broken.jpg"), str(missing), "--model", str(folder)]
+    assert main(command) == 2
     out, err = capsys.readouterr()
-    assert "\tERROR\t" in out and "1 of 1 images could not be read" in err
+    broken, gone = _table(out)
+    assert broken["verdict"] == "ERROR" and "not a readable image" in broken["reasons"]
+    assert (gone["verdict"], gone["reasons"]) == ("ERROR", "no such file or folder")
+    assert err.strip().endswith("fakeimage: error: 2 of 2 images could not be read")
+
+
+def test_predict_takes_folders_and_archives_and_writes_a_csv(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder is searched at any depth for images only; an archive's image members are
+    scored without extracting it; every answer also lands in the CSV."""
+    import csv
+    import zipfile
+
+    import numpy as np
+    from PIL import Image
+
+    from tests.cards import save_servable_detector
+
+    folder = save_servable_detector(tmp_path / "detector")
+    rng = np.random.default_rng(1)
+    photos = tmp_path / "photos"
+    (photos / "deeper" / "deepest").mkdir(parents=True)
+    (photos / ".hidden").mkdir()
+    names = ["a.png", "deeper/b.jpg", "deeper/deepest/c.webp"]
+    for name in names:
+        Image.fromarray(rng.integers(0, 256, (48, 40, 3), np.uint8)).save(photos / name)
+    Image.fromarray(rng.integers(0, 256, (32, 32, 3), np.uint8)).save(photos / ".hidden/x.png")
+    (photos / "notes.txt").write_text("not an image")
+    archive = tmp_path / "more.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.write(photos / "a.png", "inside/a.png")
+        handle.writestr("inside/readme.md", "text")
+        handle.writestr("__MACOSX/inside/._a.png", "resource fork")
+    table = tmp_path / "out" / "answers.csv"
+    command = ["predict", str(photos), str(archive), "--csv", str(table), "--model", str(folder)]
+    assert main(command) == 0
+    out, err = capsys.readouterr()
+    rows = _table(out)
+    expected = [str(photos / name) for name in sorted(names)] + [f"{archive}:inside/a.png"]
+    assert [row["file"] for row in rows] == expected
+    assert {row["verdict"] for row in rows} <= {"REAL", "FAKE", "UNCERTAIN"}
+    assert rows[0]["p_fake"] == rows[-1]["p_fake"]  # the same image, from disk and from a zip
+    with table.open() as handle:
+        saved = list(csv.DictReader(handle))
+    assert saved == rows
+    assert "predict: 4 images: " in err and f"table in {table}" in err
+
+
+def test_every_argument_has_help() -> None:
+    import argparse
+
+    def parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+        found = [parser]
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for child in action.choices.values():
+                    found.extend(parsers(child))
+        return found
+
+    for parser in parsers(build_parser()):
+        for action in parser._actions:
+            assert action.help, f"{parser.prog}: {action.dest} has no help"
 
 
 RUN_AND_LIST_IMPORTS = (
@@ -173,10 +246,9 @@ def test_predict_with_an_onnx_graph_imports_no_tensorflow(tmp_path: Path) -> Non
     folder = save_servable_detector(tmp_path / "detector")
     image = tmp_path / "noise.png"
     Image.fromarray(np.random.default_rng(3).integers(0, 256, (32, 32, 3), np.uint8)).save(image)
-    (answer, imported), err = _in_a_process("predict", str(image), "--model", str(folder))
-    path, label, score, certainty = answer.split("\t")
-    assert (path, certainty) == (str(image), "certain") and label in ("REAL", "FAKE")
-    assert score.startswith("P(fake)=")
+    (_, answer, imported), err = _in_a_process("predict", str(image), "--model", str(folder))
+    path, verdict, lean, _, _, reasons = answer.split("\t")
+    assert (path, reasons) == (str(image), "-") and verdict == lean in ("REAL", "FAKE")
     assert imported == "imported: []"
     assert "exporting" not in err
 
@@ -192,8 +264,8 @@ def test_predict_exports_a_folder_without_onnx_in_a_child(tmp_path: Path) -> Non
     folder = save_servable_detector(tmp_path / "detector", onnx=False)
     image = tmp_path / "flat.png"
     Image.fromarray(np.full((32, 32, 3), 120, np.uint8)).save(image)
-    (answer, imported), err = _in_a_process("predict", str(image), "--model", str(folder))
-    assert answer.endswith("\tuncertain (little_detail)")
+    (_, answer, imported), err = _in_a_process("predict", str(image), "--model", str(folder))
+    assert answer.endswith("\tlittle_detail") and "\tUNCERTAIN\t" in answer
     assert imported == "imported: []"
     assert "has no ONNX graph: exporting one (TensorFlow, in a child)" in err
     assert not (folder / "model.onnx").exists()  # exported into scratch, not into the folder

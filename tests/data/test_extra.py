@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fakeimage.data.extra import add_source, image_files, source_folder, source_name
+from fakeimage.data.extra import add_source, source_folder, source_name
+from fakeimage.data.layout import image_files
 from fakeimage.errors import UserError
 
 

@@ -12,7 +12,7 @@ import re
 import shutil
 from pathlib import Path
 
-from fakeimage.data.layout import is_image_file
+from fakeimage.data.layout import image_files
 from fakeimage.errors import UserError
 from fakeimage.paths import EXTRA_DIR
 
@@ -30,16 +30,6 @@ def source_name(name: str) -> str:
 def source_folder(label: str, name: str, *, scored_only: bool = False) -> Path:
     """Where a source's images go: data/extra/<LABEL>/<name>, or under test/ if only scored."""
     return EXTRA_DIR / ("test" if scored_only else "") / label / name
-
-
-def image_files(folder: Path) -> list[Path]:
-    """The image files under a folder (any depth), in a fixed order."""
-    if not folder.is_dir():
-        raise UserError(f"{folder} is not a folder: give a folder of image files")
-    files = sorted(path for path in folder.rglob("*") if is_image_file(path))
-    if not files:
-        raise UserError(f"{folder} holds no image files (.png, .jpg, .webp, ...)")
-    return files
 
 
 def add_source(images: Path, target: Path) -> int:

@@ -27,6 +27,20 @@ def is_image_file(path: Path) -> bool:
     )
 
 
+def image_files(folder: Path) -> list[Path]:
+    """The image files under a folder (any depth), in a fixed order."""
+    if not folder.is_dir():
+        raise UserError(f"{folder} is not a folder: give a folder of image files")
+    files = sorted(
+        path
+        for path in folder.rglob("*")
+        if is_image_file(path) and not _hidden(path.relative_to(folder).parts[:-1])
+    )
+    if not files:
+        raise UserError(f"{folder} holds no image files (.png, .jpg, .webp, ...)")
+    return files
+
+
 @dataclass(frozen=True)
 class LabelledFile:
     path: Path

@@ -144,7 +144,15 @@ def parity_images() -> np.ndarray:
 
     if split_path("val").is_file():
         return load_split(split_path("val")).x[:PARITY_IMAGES]
-    with zipfile.ZipFile(EMBEDDED_ARCHIVE) as archive:
+    # Run from elsewhere (`fakeimage predict` in a folder of photos): the checkout's own copy.
+    checkout = Path(__file__).resolve().parents[3]
+    found = [p for p in (EMBEDDED_ARCHIVE, checkout / EMBEDDED_ARCHIVE) if p.is_file()]
+    if not found:
+        raise UserError(
+            f"no validation images to check an ONNX export on ({EMBEDDED_ARCHIVE} is missing): "
+            "run the command from the project folder"
+        )
+    with zipfile.ZipFile(found[0]) as archive:
         names = sorted(n for n in archive.namelist() if n.startswith("test/") and "." in n)
         return np.stack([load_model_input(archive.read(n)) for n in names[:PARITY_IMAGES]])
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fakeimage.data.sources.archives import extract_archive
+from fakeimage.data.sources.archives import archive_images, extract_archive
 from fakeimage.errors import UserError
 
 MB = 2**20
@@ -229,3 +229,20 @@ def test_tar_truncated_between_members(tmp_path: Path) -> None:
 
 def test_missing_archive(tmp_path: Path) -> None:
     _refused(tmp_path / "nope.zip", tmp_path / "out", "not found")
+
+
+@pytest.mark.parametrize("name", ["images.zip", "images.tar.gz"])
+def test_archive_images_reads_image_members_in_memory(tmp_path: Path, name: str) -> None:
+    members = {**GOOD, "cifake/notes.txt": b"text", "__MACOSX/cifake/._a.jpg": b"fork"}
+    archive = (_zip if name.endswith(".zip") else _tar)(tmp_path / name, members)
+    found = dict(archive_images(archive, max_bytes=MB))
+    assert found == {name: data for name, data in sorted(GOOD.items())}
+    assert list(tmp_path.iterdir()) == [archive]  # nothing extracted
+    with pytest.raises(UserError, match="over the cap of"):
+        list(archive_images(archive, max_bytes=599))
+
+
+def test_archive_images_refuses_what_extraction_refuses(tmp_path: Path) -> None:
+    archive = _zip(tmp_path / "bad.zip", {"../escape.jpg": b"x"})
+    with pytest.raises(UserError, match="climbs out"):
+        list(archive_images(archive, max_bytes=MB))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from fakeimage.data.layout import IMAGE_SUFFIXES
 from fakeimage.errors import UserError
 
 _CHUNK = 1 << 20
@@ -119,6 +120,33 @@ def extract_archive(archive: Path, destination: Path, *, max_bytes: int) -> int:
     except BaseException:
         shutil.rmtree(destination, ignore_errors=True)
         raise
+
+
+def archive_images(archive: Path, *, max_bytes: int) -> Iterator[tuple[str, bytes]]:
+    """Each image member of a zip or tar (by suffix, sorted by name) with its bytes, read in
+    memory without extracting: the same checks as `extract_archive`, and the same cap."""
+    with _open_archive(archive) as (members, open_member):
+        images = sorted(
+            (m for m in members if not m.is_dir and _is_image_name(m.name)), key=lambda m: m.name
+        )
+        declared = sum(m.size for m in images)
+        if declared > max_bytes:
+            raise UserError(
+                f"{archive.name} holds {declared / 2**20:,.0f} MiB of images, over the cap of "
+                f"{max_bytes / 2**20:,.0f} MiB: extract it and pass the folder"
+            )
+        for member in images:
+            with open_member(member.name) as source:  # type: ignore[operator]
+                data = source.read(member.size + 1)
+            if len(data) > member.size:
+                raise UserError(f"{archive.name}: {member.name} is larger than declared; refusing")
+            yield member.name, data
+
+
+def _is_image_name(name: str) -> bool:
+    path = PurePosixPath(name.replace("\\", "/"))
+    hidden = any(part.startswith(".") or part == "__MACOSX" for part in path.parts)
+    return path.suffix.lower() in IMAGE_SUFFIXES and not hidden
 
 
 def _copy_capped(source: IO[bytes], sink: IO[bytes], budget: int, archive: Path) -> int:

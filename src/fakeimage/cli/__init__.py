@@ -35,57 +35,9 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _predict(args: argparse.Namespace) -> None:
-    """Scored by ONNX Runtime; TensorFlow only in a child, for a folder without its graph."""
-    import tempfile
+    from fakeimage.cli.predict import predict
 
-    from fakeimage.data.images import (
-        BadImageError,
-        decode_image,
-        describe_input,
-        input_warnings,
-        to_model_input,
-    )
-    from fakeimage.detector.onnx_runtime import load_onnx_detector
-    from fakeimage.serving.bento_store import local_detector_folder
-    from fakeimage.serving.launch import with_onnx_in_child
-    from fakeimage.serving.schemas import ModelInfo, build_prediction
-
-    folder = local_detector_folder(args.model)
-    with tempfile.TemporaryDirectory(prefix="fakeimage-onnx-") as scratch:
-        detector = load_onnx_detector(with_onnx_in_child(folder, Path(scratch)))
-    info = ModelInfo(detector.name, detector.version, detector.threshold, detector.card.uncertainty)
-    print(f"model: {detector.name} version {detector.version} ({folder})", file=sys.stderr)
-    failures = 0
-    for path in args.images:
-        try:
-            image = decode_image(Path(path))
-            pixels = to_model_input(image)
-        except (BadImageError, OSError) as exc:
-            print(
-                json.dumps({"file": path, "error": str(exc)})
-                if args.json
-                else f"{path}\tERROR\t{exc}"
-            )
-            failures += 1
-            continue
-        assessed = detector.assess(pixels[None])
-        answer = build_prediction(
-            assessed.prob_fake[0],
-            info,
-            describe_input(image),
-            input_warnings(image),
-            distance=float(assessed.distance[0]),
-            detail=float(assessed.detail[0]),
-            file=path,
-        )
-        if args.json:
-            print(answer.model_dump_json())
-            continue
-        codes = ", ".join(reason.code for reason in answer.reasons)
-        certainty = f"uncertain ({codes})" if answer.uncertain else "certain"
-        print(f"{path}\t{answer.label}\tP(fake)={answer.prob_fake:.4f}\t{certainty}")
-    if failures:
-        raise UserError(f"{failures} of {len(args.images)} images could not be read")
+    predict(args.inputs, args.model, as_json=args.json, table=args.csv)
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -188,22 +140,44 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fakeimage", description="Tell AI-generated images from real photographs."
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        help="what to do (COMMAND -h: its options)",
+    )
 
     stage = commands.add_parser("stage", help="run one pipeline stage (what dvc.yaml calls)")
-    stage.add_argument("name", choices=STAGES)
-    stage.add_argument("--params", type=Path, default=Path("params.yaml"))
+    stage.add_argument("name", choices=STAGES, help="the stage, in pipeline order")
+    stage.add_argument(
+        "--params", type=Path, default=Path("params.yaml"), help="the settings (params.yaml)"
+    )
     stage.set_defaults(handler=_stage)
 
-    predict = commands.add_parser("predict", help="print the verdict and P(fake) per image")
-    predict.add_argument("images", nargs="+", metavar="IMAGE")
+    predict = commands.add_parser(
+        "predict",
+        help="print the verdict, P(fake) and threshold per image (files, folders, archives)",
+        description="One row per image: file, verdict (REAL, FAKE, UNCERTAIN when the model "
+        "cannot judge, ERROR when the file cannot be read), lean (the likelier class), p_fake, "
+        "threshold (FAKE when p_fake reaches it) and reasons (why uncertain, or the error).",
+    )
+    predict.add_argument(
+        "inputs",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="an image file, a folder (searched at any depth for images) or a zip/tar of images",
+    )
     predict.add_argument(
         "--model",
-        help="model folder (default: models/champion, else the shipped models/reference); "
-        "scored by ONNX Runtime",
+        help="model folder (default: env FAKEIMAGE_MODEL, else models/champion, else the "
+        "shipped models/reference); scored by ONNX Runtime",
     )
     predict.add_argument(
         "--json", action="store_true", help="one JSON answer per line, as the service gives"
+    )
+    predict.add_argument(
+        "--csv", type=Path, metavar="FILE", help="also write the table as CSV to this file"
     )
     predict.set_defaults(handler=_predict)
 
@@ -230,12 +204,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="rebuild data/embedded from the official CIFAKE train split (byte for byte)",
     )
     embedded.add_argument("--train-zip", type=Path, required=True, help="cifake-train.zip")
-    embedded.add_argument("--reference", type=Path, default=Path("models/reference"))
+    embedded.add_argument(
+        "--reference",
+        type=Path,
+        default=Path("models/reference"),
+        help="the model folder whose card fixes the split and whose record it rewrites",
+    )
     embedded.set_defaults(handler=_embedded_data)
 
     serve = commands.add_parser("serve", help="serve the champion over HTTP with BentoML")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)"
+    )
+    serve.add_argument("--port", type=int, default=3000, help="port to listen on")
     serve.add_argument("--model", help="model folder to serve (default: champion, else reference)")
     serve.set_defaults(handler=_serve)
 
@@ -269,7 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="another param for the run, as `dvc exp run -S` takes it (repeatable)",
     )
-    teach.add_argument("--params", type=Path, default=Path("params.yaml"))
+    teach.add_argument(
+        "--params", type=Path, default=Path("params.yaml"), help="the settings (its learn:)"
+    )
     teach.set_defaults(handler=_learn)
     return parser
 
