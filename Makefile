@@ -63,6 +63,7 @@ serve: install
 	fakeimage serve --port $(SERVE_PORT)
 
 app: install
+	FAKEIMAGE_SERVICE_URL=$${FAKEIMAGE_SERVICE_URL:-http://127.0.0.1:$(SERVE_PORT)} \
 	streamlit run src/fakeimage/app/page.py --server.address 127.0.0.1 --server.port $(APP_PORT)
 
 mlflow: install

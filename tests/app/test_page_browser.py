@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
@@ -174,17 +175,22 @@ def service(tmp_path: Path) -> Iterator[ServiceProcess]:
 
 @pytest.fixture
 def start_page(tmp_path: Path) -> Iterator[StartPage]:
-    """Factory: start_page(service_url) runs the Streamlit page and returns its URL."""
+    """Factory: start_page(service_url) runs the page as a user does, `make app`, with the
+    service's port as SERVE_PORT (so it checks that `make app` follows it), and returns its URL."""
     with ExitStack() as stack:
 
         def start(service_url: str) -> str:
             port = free_port()
             env = _base_env()
-            env["FAKEIMAGE_SERVICE_URL"] = service_url
-            command = [str(VENV_BIN / "streamlit"), "run", "src/fakeimage/app/page.py"]
-            command += ["--server.headless", "true", "--server.port", str(port)]
-            command += ["--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
-            command += ["--server.fileWatcherType", "none"]
+            env.pop("FAKEIMAGE_SERVICE_URL", None)
+            env.update(
+                STREAMLIT_SERVER_HEADLESS="true",
+                STREAMLIT_SERVER_FILE_WATCHER_TYPE="none",
+                STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
+            )
+            service_port = urllib.parse.urlsplit(service_url).port
+            command = ["make", "--no-print-directory", "app"]
+            command += [f"SERVE_PORT={service_port}", f"APP_PORT={port}"]
             log = tmp_path / f"streamlit-{port}.log"
             process = stack.enter_context(_process(command, env, log))
             url = f"http://127.0.0.1:{port}"
@@ -219,6 +225,39 @@ def _screenshot(page, path: Path) -> Path:
 # --- tests ----------------------------------------------------------------------------------
 
 
+SENTENCE = re.compile(
+    r"P\(fake\) (0\.\d\d|above 0\.99|below 0\.01): (less than 0\.01|0\.\d\d|at or just) "
+    r"(above|below) the decision threshold 0\.50"
+)
+"""The sentence that places P(fake) against the threshold (the test detector's is 0.50)."""
+COLOURS = {"AI-generated": "#d62728", "Real photograph": "#2ca02c", "Uncertain": "#ff8c00"}
+
+
+def _check_verdict(box, answer) -> str:
+    """The open result shows the answer: heading, sentence, bar; returns the box's text."""
+    from playwright.sync_api import expect
+
+    expect(box.locator("[role=meter]")).to_be_visible(timeout=RESULT_WAIT_MS)
+    text = box.inner_text()
+    heading = box.locator("h3").first.inner_text()
+    verdict = re.search(r"AI-generated|Real photograph|Uncertain", heading).group(0)
+    match = SENTENCE.search(text)
+    assert match, text
+    shown, side = match.group(1), match.group(3)
+    if shown.startswith(("above", "below")):
+        assert abs(answer.prob_fake - (1 if shown.startswith("above") else 0)) < 0.01
+    else:
+        assert float(shown) == pytest.approx(answer.prob_fake, abs=0.005)
+    assert (side == "above") == (answer.prob_fake >= 0.5)
+    if verdict != "Uncertain":
+        assert (verdict == "AI-generated") == (side == "above"), text
+    meter = box.locator("[role=meter]")
+    assert float(meter.get_attribute("aria-valuenow")) == pytest.approx(answer.prob_fake, 1e-4)
+    assert meter.get_attribute("data-colour") == COLOURS[verdict]
+    assert not re.search(r"100%|1\.00\b|0\.\d{4}", text), text  # no false precision
+    return text
+
+
 @pytest.mark.timeout(600)
 def test_page_shows_verdicts_for_a_fake_and_a_real_image(
     service: ServiceProcess,
@@ -231,7 +270,8 @@ def test_page_shows_verdicts_for_a_fake_and_a_real_image(
 
     from fakeimage.app import client
 
-    page = _open(browser, start_page(service.url))
+    url = start_page(service.url)
+    page = _open(browser, url)
     expect(page.get_by_text("Ready", exact=True)).to_be_visible()
     files = [cifake_images["FAKE"], cifake_images["REAL"]]
     not_an_image = tmp_path / "notes.png"  # the right extension, but text inside
@@ -242,60 +282,86 @@ def test_page_shows_verdicts_for_a_fake_and_a_real_image(
     uploads = [*files, large, not_an_image]
     page.locator("input[type=file]").set_input_files([str(p) for p in uploads])
 
-    for index, path in enumerate(files):
+    # four uploads: the compact view, a table of verdicts first
+    table = page.locator(".st-key-verdicts")
+    expect(table).to_be_visible(timeout=RESULT_WAIT_MS)
+    expect(page.get_by_text("3 of 4 images checked")).to_be_visible()
+    expect(page.get_by_text("1 uncertain", exact=False)).to_be_visible()
+    answers = [client.predict(service.url, p.name, p.read_bytes()) for p in [*files, large]]
+    rows = table.locator("tbody tr")
+    expect(rows).to_have_count(4)
+    for index, (path, answer) in enumerate(zip(uploads, [*answers, None], strict=True)):
+        row = rows.nth(index).inner_text()
+        assert path.name in row, row
+        if answer is None:
+            assert "not checked" in row
+            continue
+        verdict = "Uncertain" if answer.uncertain else _named(answer.label)
+        assert verdict in row and (answer.uncertain or "too large" not in row), row
+
+    for index, (path, answer) in enumerate(zip(files, answers[:2], strict=True)):
         box = page.locator(f".st-key-result-{index}")
-        # a verdict (its confidence bar) or an error: fail at once, with the page's message
-        outcome = box.locator("[role=progressbar], [data-testid=stAlertContentError]")
-        expect(outcome.first).to_be_visible(timeout=RESULT_WAIT_MS)
-        if box.get_by_test_id("stAlertContentError").count():
-            pytest.fail(f"the page shows an error for {path.name}: {box.inner_text()}")
-        expect(box.get_by_role("heading", name=path.name, exact=True)).to_be_visible()
-        expect(box).to_contain_text(re.compile(r"P\(fake\) = [01]\.\d{4}"))
-        # two pictures: the upload and the occlusion map from the same answer; then the details
-        expect(box.get_by_test_id("stImage")).to_have_count(2, timeout=RESULT_WAIT_MS)
-        expect(box.get_by_text("Occlusion map:")).to_be_visible()
-        expect(box.get_by_text("decision threshold 0.50")).to_be_visible(timeout=RESULT_WAIT_MS)
+        box.get_by_text(path.name).first.click()  # the details open on demand
+        text = _check_verdict(box, answer)
+        if not answer.uncertain:
+            assert "Confidence in the verdict:" in text
+            # the upload and the occlusion map in its shape, said to be the evidence
+            expect(box.get_by_test_id("stImage")).to_have_count(2, timeout=RESULT_WAIT_MS)
+            expect(
+                box.get_by_text("warm colours mark the evidence for the verdict")
+            ).to_be_visible()
+        expect(box.get_by_text("model test-detector v1 · input")).to_be_visible()
 
-        text = box.inner_text()
-        verdicts = re.findall(r"AI-generated|Real photograph", text)
-        assert len(verdicts) == 1, text
-        shown = float(re.search(r"P\(fake\) = ([01]\.\d{4})", text).group(1))
-        assert (verdicts[0] == "AI-generated") == (shown >= 0.5), text
-        assert "test-detector" in text
-        # the page shows what the service says about the same bytes
-        answer = client.predict(service.url, path.name, path.read_bytes())
-        assert shown == pytest.approx(answer.prob_fake, abs=6e-5)
-        assert box.locator("[role=progressbar]").count() == 1
-
-    # the large photo: "Uncertain" in place of a verdict, with the service's reasons in words
+    # the large photo: "Uncertain" in place of a verdict, with the service's reasons in words,
+    # and its occlusion map not offered as evidence
     box = page.locator(".st-key-result-2")
-    expect(box.get_by_role("heading", name="Uncertain")).to_be_visible(timeout=RESULT_WAIT_MS)
-    answer = client.predict(service.url, large.name, large.read_bytes())
+    box.get_by_text(large.name).first.click()
+    answer = answers[2]
     assert answer.uncertain and [r.code for r in answer.reasons] == ["too_large", "not_square"]
+    text = _check_verdict(box, answer)
+    assert box.locator("h3").first.inner_text().endswith("Uncertain")
+    assert "cannot judge this image reliably" in text and "leans towards" in text
     for reason in answer.reasons:
         expect(box).to_contain_text(reason.message)
-    assert box.locator("[role=progressbar]").count() == 0
-    assert not re.findall(r"AI-generated|Real photograph", box.inner_text())
+    assert "evidence for the verdict" not in text and "drove" not in text
+    expect(box.get_by_text("Where the model looked (not a verdict)")).to_be_visible()
 
     # the bad upload: the service's own message, and no verdict
     box = page.locator(".st-key-result-3")
-    expect(box.get_by_role("heading", name="notes.png", exact=True)).to_be_visible()
     with pytest.raises(client.BadUpload) as refused:
         client.predict(service.url, not_an_image.name, not_an_image.read_bytes())
     expect(box.get_by_test_id("stAlertContentError")).to_contain_text(
         f"The service refused this file: {refused.value.message}", timeout=RESULT_WAIT_MS
     )
-    assert box.locator("[role=progressbar]").count() == 0
-
-    expect(page.get_by_text("3 of 4 images checked")).to_be_visible()
-    expect(page.get_by_text("1 uncertain", exact=False)).to_be_visible()
+    assert box.locator("[role=meter]").count() == 0
     assert page.locator("[data-testid=stException]").count() == 0
     assert page.get_by_test_id("stAlertContentError").count() == 1
+    _screenshot(page, tmp_path / "page-many.png")
+
+    page.close()
+
+    # one upload (a new session): shown in full, the verdict above the fold and larger than
+    # the file's name
+    page = _open(browser, url)
+    page.locator("input[type=file]").set_input_files(str(files[0]))
+    box = page.locator(".st-key-result-0")
+    _check_verdict(box, answers[0])
+    assert page.locator(".st-key-verdicts").count() == 0
+    heading = box.locator("h3").first
+    name = box.get_by_text(files[0].name, exact=True).first
+    size = "e => parseFloat(getComputedStyle(e).fontSize)"
+    assert heading.evaluate(size) > 1.3 * name.evaluate(size)
+    top = heading.evaluate("e => e.getBoundingClientRect().top")
+    assert 0 < top < 900, f"the verdict is {top:.0f} px down, below the fold"
     # one request per image: the page never asked /explain
     assert service.answered(endpoint="/predict")
     assert service.answered(endpoint="/explain") == []
-    _screenshot(page, tmp_path / "page.png")
+    _screenshot(page, tmp_path / "page-one.png")
     page.close()
+
+
+def _named(label: str) -> str:
+    return {"FAKE": "AI-generated", "REAL": "Real photograph"}[label]
 
 
 @pytest.mark.timeout(180)

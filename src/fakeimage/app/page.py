@@ -1,13 +1,16 @@
-"""The web page: upload images, see whether each looks AI-generated, and why.
+"""The web page: upload images, see whether each looks AI-generated, how sure the model is,
+and where it looked.
 
 Run it with `make app` (Streamlit on http://127.0.0.1:8501). It talks to the BentoML service
-(`make serve`) at FAKEIMAGE_SERVICE_URL (default http://127.0.0.1:3000), which can also be
-changed in the sidebar. All HTTP work happens in :mod:`fakeimage.app.client`; this script only
-renders.
+(`make serve`) at FAKEIMAGE_SERVICE_URL (`make app` sets it from SERVE_PORT; default
+http://127.0.0.1:3000), which can also be changed in the sidebar. All HTTP work happens in
+:mod:`fakeimage.app.client`, all wording in :mod:`fakeimage.app.wording`; this script renders.
 
-Stable hooks for tests: each result is a bordered container with the CSS class
-``st-key-result-<n>`` (n counts uploads from 0), a heading with the file name, the verdict text
-("AI-generated" or "Real photograph") and the text "P(fake) = 0.xxxx".
+One or two uploads are shown in full. From COMPACT_FROM uploads on, a table of verdicts comes
+first and each image's details open on demand. Stable hooks for tests: each result is a
+container with the CSS class ``st-key-result-<n>`` (n counts uploads from 0) holding the file
+name, the verdict as a heading, the sentence with P(fake) and the threshold, and a bar with
+``role="meter"``; the table has the class ``st-key-verdicts``.
 """
 
 from __future__ import annotations
@@ -16,33 +19,25 @@ import base64
 import re
 
 import streamlit as st
-from PIL import Image, ImageOps
 
-from fakeimage.app import client
-from fakeimage.data.images import BadImageError, decode_image
+from fakeimage.app import client, wording
+from fakeimage.app.pictures import display_image, map_in_shape
 from fakeimage.serving.schemas import Prediction
 
 ACCEPTED_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp", "tiff", "tif"]
-# Previews are scaled to about this many pixels on their longer side (tiny images crisply).
 # (No bare strings at module level here: Streamlit's "magic" would print them on the page.)
-DISPLAY_PX = 320
+COMPACT_FROM = 3
 
-VERDICTS = {
-    "FAKE": ("AI-generated", "red", ":material/smart_toy:"),
-    "REAL": ("Real photograph", "green", ":material/photo_camera:"),
+ICONS = {
+    "FAKE": ":material/smart_toy:",
+    "REAL": ":material/photo_camera:",
+    "UNCERTAIN": ":material/help:",
 }
 
-UNCERTAIN_ICON = ":material/help:"
-
 INTRO = (
-    "Upload one or more images and a neural network tells you whether each one looks "
-    "**AI-generated** or like a **real photograph**, how sure it is, and which regions drove "
-    "its decision (an occlusion heat map). The model learnt from CIFAKE: 32×32-pixel real "
-    "photographs from CIFAR-10 and Stable Diffusion images made to imitate them. Every upload "
-    "is shrunk to 32×32 pixels before it is scored, so small, CIFAR-like pictures are judged "
-    "best. When an image is too far from those (large, tiny, stretched, blurred, or simply "
-    "unlike anything the model learnt) or its score is too close to call, the answer is "
-    "**Uncertain**, with the reason. Treat every result as a hint, not as proof."
+    "Upload images: a neural network says whether each looks **AI-generated** or like a **real "
+    "photograph**, or that it **cannot judge** it. It learnt from small (32×32) photos and "
+    "Stable Diffusion images: treat every answer as a hint, not as proof."
 )
 
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
@@ -57,24 +52,6 @@ def _escape(text: str) -> str:
 def _predict(url: str, name: str, data: bytes) -> Prediction:
     """The verdict and its occlusion map, in one request per image."""
     return client.predict(url, name, data, explain=True)
-
-
-def _display_image(data: bytes) -> Image.Image | None:
-    """An RGB(A) picture to show: big ones shrunk, tiny ones enlarged without blurring."""
-    try:
-        image = ImageOps.exif_transpose(decode_image(data))
-        if image.mode not in ("RGB", "RGBA"):
-            has_alpha = image.mode in ("LA", "PA") or "transparency" in image.info
-            image = image.convert("RGBA" if has_alpha else "RGB")
-    except (BadImageError, OSError, ValueError):
-        return None
-    image.thumbnail((DISPLAY_PX, DISPLAY_PX), Image.Resampling.LANCZOS)
-    factor = DISPLAY_PX // max(image.size)
-    if factor > 1:
-        image = image.resize(
-            (image.width * factor, image.height * factor), Image.Resampling.NEAREST
-        )
-    return image
 
 
 def _sidebar() -> str:
@@ -115,48 +92,106 @@ def _check_service(url: str) -> bool:
     return True
 
 
-def _show_result(data: bytes, answer: Prediction) -> None:
-    verdict, color, icon = VERDICTS[answer.label]
-    if answer.uncertain:
-        st.markdown(f"#### :orange[{UNCERTAIN_ICON} Uncertain]")
-        st.markdown(
-            f"The model cannot judge this image reliably. It leans towards *{verdict.lower()}* "
-            f"(P(fake) = {answer.prob_fake:.2f}), but do not rely on that:"
-        )
-        for reason in answer.reasons:
-            st.markdown(f"- {_escape(reason.message)}")
-    else:
-        st.markdown(f"#### :{color}[{icon} {verdict}]")
-        st.progress(
-            min(max(answer.confidence, 0.0), 1.0),
-            text=f"Confidence {answer.confidence:.0%} · P(fake) = {answer.prob_fake:.4f}",
-        )
+# Streamlit's names for the verdict colours of `wording.COLOURS`
+THEME = {"FAKE": "red", "REAL": "green", "UNCERTAIN": "orange"}
+
+
+def _kind(answer: Prediction) -> str:
+    return "UNCERTAIN" if answer.uncertain else answer.label
+
+
+def _headline(answer: Prediction) -> str:
+    kind = _kind(answer)
+    return f":{THEME[kind]}[{ICONS[kind]} {wording.verdict_name(answer)}]"
+
+
+def _show_answer(data: bytes, answer: Prediction) -> None:
+    """The verdict first and largest, the sentence that places it against the threshold, the
+    bar, then the upload beside the occlusion map, then the details."""
+    st.markdown(f"### {_headline(answer)}")
+    st.markdown(_escape(wording.summary(answer)))
+    for reason in answer.reasons:
+        st.markdown(f"- {_escape(reason.message)}")
+    st.markdown(wording.scale(answer), unsafe_allow_html=True)
 
     left, right = st.columns(2, gap="medium")
-    preview = _display_image(data)
+    preview = display_image(data)
     if preview is not None:
-        left.image(preview, caption="Uploaded image", width="stretch")
+        left.image(preview, caption="Your image", width="stretch")
     else:
         left.caption("No preview for this file.")
     if answer.explanation is None:
         right.info("The service sent no occlusion map.", icon=":material/visibility_off:")
     else:
-        right.image(
-            base64.b64decode(answer.explanation.png_base64),
-            caption="Occlusion map: warm colours drove the verdict",
-            width="stretch",
-        )
+        size = preview.size if preview is not None else (answer.input.width, answer.input.height)
+        picture = map_in_shape(base64.b64decode(answer.explanation.png_base64), *size)
+        where = "over the 32×32 image the model scored, stretched back to your image's shape"
+        if answer.uncertain:
+            with right.expander("Where the model looked (not a verdict)"):
+                st.image(picture, width="stretch")
+                st.caption(
+                    f"Occlusion map {where}. The answer is uncertain: warm colours mark what "
+                    "its lean rests on, not evidence to act on."
+                )
+        else:
+            right.image(
+                picture,
+                caption=f"Occlusion map {where}: warm colours mark the evidence for the verdict",
+                width="stretch",
+            )
 
     shown = answer.input
     kind = " ".join(part for part in (shown.format, shown.mode) if part)
     details = [
-        f"decision threshold {answer.threshold:.2f}",
         f"model {answer.model.name} v{answer.model.version}",
-        f"input {shown.width}×{shown.height} {kind}",
+        f"input {shown.width}×{shown.height} {kind}, scored at 32×32",
     ]
     st.caption(_escape(" · ".join(details)))
     for warning in answer.warnings:
         st.warning(_escape(warning), icon=":material/warning:")
+
+
+def _table(names: list[str], answers: list[Prediction | str]) -> None:
+    """Every upload in one row: the compact view for many images."""
+    rows = ["| # | File | Verdict | P(fake) | Why uncertain |", "|---:|---|---|---|---|"]
+    for index, (name, answer) in enumerate(zip(names, answers, strict=True)):
+        if isinstance(answer, str):
+            rows.append(f"| {index + 1} | {_escape(name)} | :gray[not checked] | - | - |")
+            continue
+        cells = [_headline(answer), wording.probability(answer.prob_fake), wording.reasons(answer)]
+        rows.append(f"| {index + 1} | {_escape(name)} | " + " | ".join(cells) + " |")
+    with st.container(key="verdicts"):
+        st.markdown("\n".join(rows))
+        st.caption("Open an image below for its explanation and details.")
+
+
+def _summary(answers: list[Prediction | str]) -> str:
+    done = [a for a in answers if not isinstance(a, str)]
+    fake = sum(not a.uncertain and a.label == "FAKE" for a in done)
+    real = sum(not a.uncertain and a.label == "REAL" for a in done)
+    uncertain = sum(a.uncertain for a in done)
+    checked = f"{len(done)} of {len(answers)}" if len(done) < len(answers) else f"{len(done)}"
+    return (
+        f"**{checked} images checked:** {fake} AI-generated, "
+        f"{real} real photograph{'' if real == 1 else 's'}, {uncertain} uncertain."
+    )
+
+
+def _check_all(url: str, uploads: list) -> list[Prediction | str] | None:
+    """Each upload's answer, or the service's refusal in words; None when it is unreachable."""
+    answers: list[Prediction | str] = []
+    for number, upload in enumerate(uploads, start=1):
+        try:
+            with st.spinner(f"Checking {upload.name} ({number} of {len(uploads)})…"):
+                answers.append(_predict(url, upload.name, upload.getvalue()))
+        except client.ServiceUnavailable as error:
+            _unreachable(error)
+            return None
+        except client.BadUpload as error:
+            answers.append(f"The service refused this file: {error.message}")
+        except client.ServiceError as error:
+            answers.append(error.message)
+    return answers
 
 
 def main() -> None:
@@ -186,50 +221,41 @@ def main() -> None:
     st.sidebar.divider()
     st.sidebar.markdown(
         "**Reading the results**\n\n"
-        "- *P(fake)* is the model's probability that the image is AI-generated; it is called "
-        "AI-generated when P(fake) reaches the model's decision threshold.\n"
-        "- *Confidence* is the probability of the verdict shown; probabilities are calibrated "
-        "(of images given 90%, about nine in ten are right, on data like CIFAKE's).\n"
+        "- *P(fake)* is the model's calibrated probability that the image is AI-generated (of "
+        "images given 0.90, about nine in ten are, on data like CIFAKE's). It is shown to two "
+        "decimals, and as *above 0.99* rather than 1.00: no answer is certain.\n"
+        "- The image is called AI-generated when P(fake) reaches the *decision threshold*; "
+        "the bar marks it, and the sentence says on which side P(fake) lies and by how much.\n"
         "- *Uncertain* means the model cannot judge the image: its score is too close to the "
-        "threshold, or the image is unlike what it learnt. The reason is given.\n"
+        "threshold, or the image is unlike what it learnt. The reasons are given; what it leans "
+        "towards is not a verdict.\n"
         "- The *occlusion map* marks in warm colours the regions whose hiding lowers the "
-        "confidence in the verdict most: the evidence it rests on."
+        "confidence in the verdict most. The model sees every upload shrunk to 32×32 pixels; "
+        "the map is stretched back to the image's shape."
     )
     if not reachable or not uploads:
         return
 
-    summary = st.empty()
-    counts = {"FAKE": 0, "REAL": 0, "uncertain": 0}
-    for index, upload in enumerate(uploads):
-        name = upload.name
-        data = upload.getvalue()
-        with st.container(border=True, key=f"result-{index}"):
-            st.subheader(_escape(name), anchor=False)
-            try:
-                with st.spinner(f"Checking {name}…"):
-                    answer = _predict(url, name, data)
-            except client.ServiceUnavailable as error:
-                _unreachable(error)
-                return
-            except client.BadUpload as error:
-                st.error(
-                    f"The service refused this file: {_escape(error.message)}",
-                    icon=":material/block:",
-                )
-                continue
-            except client.ServiceError as error:
-                st.error(_escape(error.message), icon=":material/error:")
-                continue
-            counts["uncertain" if answer.uncertain else answer.label] += 1
-            _show_result(data, answer)
-    checked = sum(counts.values())
+    answers = _check_all(url, uploads)
+    if answers is None:
+        return
+    compact = len(uploads) >= COMPACT_FROM
     if len(uploads) > 1:
-        of_total = f"{checked} of {len(uploads)}" if checked < len(uploads) else f"{checked}"
-        summary.markdown(
-            f"**{of_total} images checked:** {counts['FAKE']} AI-generated, "
-            f"{counts['REAL']} real photograph{'' if counts['REAL'] == 1 else 's'}, "
-            f"{counts['uncertain']} uncertain."
-        )
+        st.markdown(_summary(answers))
+    if compact:
+        _table([upload.name for upload in uploads], answers)
+    for index, (upload, answer) in enumerate(zip(uploads, answers, strict=True)):
+        with st.container(border=True, key=f"result-{index}"):
+            if isinstance(answer, str):
+                st.caption(_escape(upload.name))
+                st.error(_escape(answer), icon=":material/block:")
+            elif compact:
+                label = f"{index + 1}. {upload.name}: {wording.verdict_name(answer)}"
+                with st.expander(_escape(label)):
+                    _show_answer(upload.getvalue(), answer)
+            else:
+                st.caption(_escape(upload.name))
+                _show_answer(upload.getvalue(), answer)
 
 
 main()
