@@ -67,6 +67,7 @@ app: install
 	streamlit run src/fakeimage/app/page.py --server.address 127.0.0.1 --server.port $(APP_PORT)
 
 mlflow: install
+	@fakeimage dashboard --server http://127.0.0.1:$(MLFLOW_PORT) || true
 	mlflow server --host 127.0.0.1 --port $(MLFLOW_PORT) --backend-store-uri sqlite:///$(CURDIR)/mlflow.db
 
 # A shared tracking server: runs and the registry in PostgreSQL, artifacts proxied by the server

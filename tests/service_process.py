@@ -20,11 +20,14 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+import pytest
 
 from fakeimage import QUIET_ENVIRONMENT
 from fakeimage.serving.launch import SERVICE
@@ -163,3 +166,31 @@ def run_service(
         yield server
     finally:
         stop_process_tree(process)
+
+
+def _log_tail(log: Path, lines: int = 40) -> str:
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def wait_until_up(
+    url: str, process: subprocess.Popen, log: Path, timeout_s: float, what: str
+) -> None:
+    """Poll GET url until it answers 200; fail with the log's tail if it dies or times out."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{what} exited with {process.returncode}:\n{_log_tail(log)}")
+        try:
+            with opener.open(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+                last = f"HTTP {response.status}"
+        except urllib.error.HTTPError as exc:
+            last = f"HTTP {exc.code}"
+        except OSError as exc:
+            last = str(exc)
+        time.sleep(0.5)
+    pytest.fail(f"{what} not ready at {url} after {timeout_s} s ({last}):\n{_log_tail(log)}")

@@ -34,3 +34,17 @@ def provenance_tags() -> dict[str, str]:
     if baseline := os.environ.get("DVC_EXP_BASELINE_REV"):
         tags["dvc_baseline_rev"] = baseline
     return tags
+
+
+def pinned_requirements() -> list[str]:
+    """TensorFlow and Keras pinned to this environment's versions: what a logged network needs
+    (given to MLflow, which would otherwise spend seconds inferring them)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    requirements = []
+    for package in ("tensorflow-cpu", "tensorflow", "keras"):
+        try:
+            requirements.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            continue
+    return requirements

@@ -14,7 +14,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -29,25 +28,17 @@ from PIL import Image
 
 from fakeimage import QUIET_ENVIRONMENT
 from repo_copy import REPO_ROOT, SAMPLE
+from tests.browser import chromium
 from tests.service_process import (
     ServiceProcess,
     free_port,
     run_service,
     stop_process_tree,
+    wait_until_up,
 )
 
 SERVICE_FILE = REPO_ROOT / "src" / "fakeimage" / "serving" / "service.py"
-CHROMIUM = Path("/usr/bin/chromium")
 VENV_BIN = Path(sys.executable).parent
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SERVICE_START_S = 300  # TensorFlow import and model load on a small CI machine
 PAGE_START_S = 60
 RESULT_WAIT_MS = 180_000  # the first /predict warms the model up
@@ -79,34 +70,6 @@ def _process(command: list[str], env: dict[str, str], log: Path) -> Iterator[sub
         stop_process_tree(process, grace_s=10)
 
 
-def _log_tail(log: Path, lines: int = 40) -> str:
-    text = log.read_text(errors="replace") if log.exists() else ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def _wait_until(
-    url: str, process: subprocess.Popen, log: Path, timeout_s: float, what: str
-) -> None:
-    """Poll GET url until it answers 200; fail with the log's tail if it dies or times out."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    deadline = time.monotonic() + timeout_s
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"{what} exited with {process.returncode}:\n{_log_tail(log)}")
-        try:
-            with opener.open(url, timeout=5) as response:
-                if response.status == 200:
-                    return
-                last = f"HTTP {response.status}"
-        except urllib.error.HTTPError as exc:
-            last = f"HTTP {exc.code}"
-        except OSError as exc:
-            last = str(exc)
-        time.sleep(0.5)
-    pytest.fail(f"{what} not ready at {url} after {timeout_s} s ({last}):\n{_log_tail(log)}")
-
-
 def _base_env() -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -123,18 +86,8 @@ def _base_env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
@@ -194,7 +147,7 @@ def start_page(tmp_path: Path) -> Iterator[StartPage]:
             log = tmp_path / f"streamlit-{port}.log"
             process = stack.enter_context(_process(command, env, log))
             url = f"http://127.0.0.1:{port}"
-            _wait_until(f"{url}/_stcore/health", process, log, PAGE_START_S, "Streamlit")
+            wait_until_up(f"{url}/_stcore/health", process, log, PAGE_START_S, "Streamlit")
             return url
 
         yield start

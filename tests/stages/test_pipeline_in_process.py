@@ -150,6 +150,25 @@ def test_train_evaluate_promote_import_the_reference_once(project: Path) -> None
     assert challenger.tags["promotion_reason"] == report["reason"]
     assert challenger.tags["source_gates"] == report["source_gates"]
     assert challenger.tags["data_source"] == "embedded" and challenger.description
+    # The registry says in words which version serves and why; no local paths.
+    took = "Took @champion" if report["promoted"] else "Did not take @champion"
+    assert challenger.description.startswith(f"{took}: {report['reason']}")
+    assert "images (FAKE, FAKE/dcgan, REAL)" in challenger.description
+    reference = client.get_model_version("fake-image-detector", "1")
+    assert "Took @champion: the shipped reference is the first champion" in reference.description
+    assert "../shared" not in reference.description and "/work" not in reference.description
+    if report["promoted"]:
+        assert reference.description.startswith("Held @champion until version 2 took it.")
+    model = client.get_registered_model("fake-image-detector")
+    assert f"Served: version {champion.version} (@champion)" in model.description
+    # Runs are named by what they are, and their description leads with the headline figures.
+    run = client.get_run(challenger.run_id)
+    assert run.info.run_name.startswith("seed_cnn w") and "embedded, 2 fake sources" in (
+        run.info.run_name
+    )
+    note = run.data.tags["mlflow.note.content"]
+    assert note.startswith("| test accuracy | ROC-AUC |") and "recall dcgan" in note
+    assert "**seed_cnn**" in note and "fake sources: FAKE, FAKE/dcgan" in note
 
     # The dashboard opens the experiment as model training, not GenAI traces.
     experiment = client.get_experiment_by_name("fake-image-detector")

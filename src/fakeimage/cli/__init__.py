@@ -128,6 +128,19 @@ def _learn(args: argparse.Namespace) -> None:
     print("\n".join(report(learnt)))
 
 
+def _dashboard(args: argparse.Namespace) -> None:
+    from fakeimage.config import load_params
+    from fakeimage.registry import store
+    from fakeimage.registry.names import dashboard_url
+
+    name = load_params(args.params).mlflow.experiment
+    uri = store.configure_tracking()
+    found = store.experiment_id(name)
+    if found is None:
+        raise UserError(f"no experiment {name!r} in {uri} yet: run `make run` first")
+    print(f"dashboard: the runs of {name!r} at {dashboard_url(args.server, found)}")
+
+
 def _override(text: str) -> str:
     """KEY=VALUE, as `dvc exp run -S` takes it, with the spaces around both sides removed."""
     key, equals, value = text.partition("=")
@@ -225,6 +238,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--model", help="model folder to package (default: champion, else reference)"
     )
     bento.set_defaults(handler=_bento)
+
+    dashboard = commands.add_parser(
+        "dashboard",
+        help="print the MLflow UI link that opens the experiment on its runs and headline metrics",
+    )
+    dashboard.add_argument(
+        "--server",
+        default="http://127.0.0.1:5000",
+        help="where the MLflow UI listens (`make mlflow`)",
+    )
+    dashboard.add_argument(
+        "--params", type=Path, default=Path("params.yaml"), help="the settings (mlflow.experiment)"
+    )
+    dashboard.set_defaults(handler=_dashboard)
 
     teach = commands.add_parser(
         "learn",

@@ -96,12 +96,14 @@ def draw_figures(
     axis.set_title(f"Calibration, ECE = {metrics['ece']:.4f}")
     paths.append(_save(figure, directory / "calibration.png"))
 
-    figure, axis = plt.subplots(figsize=(6, 3.5))
+    # Horizontal bars: a corruption's name is read along its own row, however many there are.
     names = ["clean", *robustness]
     accuracy = [metrics["accuracy"], *(r["accuracy"] for r in robustness.values())]
-    axis.bar(names, accuracy, color=["tab:green", *["tab:blue"] * len(robustness)])
-    axis.set(ylabel="test accuracy", ylim=(0, 1), title="Robustness to corruptions")
-    plt.setp(axis.get_xticklabels(), rotation=40, ha="right", rotation_mode="anchor")
+    figure, axis = plt.subplots(figsize=(6, 0.9 + 0.3 * len(names)))
+    bars = axis.barh(names, accuracy, color=["tab:green", *["tab:blue"] * len(robustness)])
+    axis.bar_label(bars, labels=[f"{a:.3f}" for a in accuracy], padding=2, fontsize=8)
+    axis.invert_yaxis()  # clean first, then the sweep in its order
+    axis.set(xlabel="test accuracy", xlim=(0, 1.1), title="Robustness to corruptions")
     paths.append(_save(figure, directory / "robustness.png"))
 
     if records.get("sources"):

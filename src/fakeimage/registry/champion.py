@@ -115,6 +115,8 @@ def promote(
     if decision.promote:
         registry.crown(version)
         champion, champion_folder = challenger, evaluated
+        if previous is not None:
+            registry.retire(str(previous.version), version)
     outcome = "promoted" if decision.promote else "kept the champion"
     tags = {"promotion": outcome, "promotion_reason": decision.reason, **_tags(report)}
     registry.describe(version, challenger.card, tags)

@@ -18,6 +18,7 @@ reads from here, and only the champion it challenges.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -43,8 +44,17 @@ from fakeimage.detector.folder import (
 )
 from fakeimage.errors import UserError
 from fakeimage.paths import tracking_uri
-from fakeimage.provenance import provenance_tags
-from fakeimage.registry.names import card_tags, evaluation_metrics, summary_metrics
+from fakeimage.provenance import pinned_requirements, provenance_tags
+from fakeimage.registry.names import (
+    NOTE_TAG,
+    VIEW_TAG,
+    card_tags,
+    dashboard_view,
+    evaluation_metrics,
+    run_summary,
+    summary_metrics,
+    version_description,
+)
 
 DETECTOR_ARTIFACTS = "detector"
 FIGURE_ARTIFACTS = "figures"
@@ -69,16 +79,31 @@ def configure_tracking(experiment: str | None = None) -> str:
             MlflowClient().set_experiment_tag(
                 selected.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND
             )
+        if VIEW_TAG not in selected.tags:
+            share_view(selected.experiment_id, dashboard_view())
     return uri
 
 
+def share_view(experiment_id: str, view: dict[str, object]) -> None:
+    """Store the runs-table view that `dashboard_url` opens, on the experiment."""
+    MlflowClient().set_experiment_tag(experiment_id, VIEW_TAG, json.dumps(view))
+
+
+def experiment_id(name: str) -> str | None:
+    """The id of the experiment `name` in the configured store, if it exists."""
+    found = MlflowClient().get_experiment_by_name(name)
+    return found.experiment_id if found else None
+
+
 @contextmanager
-def training_run(tags: dict[str, str], params: dict[str, Any], resume: str | None) -> Iterator[str]:
-    """A new run with these tags and params, or the run `resume` going on; yields its id."""
+def training_run(
+    name: str, tags: dict[str, str], params: dict[str, Any], resume: str | None
+) -> Iterator[str]:
+    """A new run with this name, tags and params, or the run `resume` going on; its id."""
     if resume is not None:
         active = mlflow.start_run(run_id=resume)
     else:
-        active = mlflow.start_run(run_name=tags.get("dvc_experiment"), tags=tags)
+        active = mlflow.start_run(run_name=name, tags=tags)
     with active:
         if resume is None:
             mlflow.log_params(params)
@@ -103,25 +128,13 @@ def log_keras_model(model: Any, images: np.ndarray, scores: np.ndarray) -> str:
     info = mlflow.keras.log_model(
         model,
         name="model",
-        pip_requirements=_model_requirements(),
+        pip_requirements=pinned_requirements(),
         signature=mlflow.models.infer_signature(
             np.asarray(images[:2], np.float32), np.asarray(scores[:2], np.float32).reshape(-1, 1)
         ),
     )
     mlflow.set_tag("model_uri", info.model_uri)
     return info.model_uri
-
-
-def _model_requirements() -> list[str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    requirements = []
-    for package in ("tensorflow-cpu", "tensorflow", "keras"):
-        try:
-            requirements.append(f"{package}=={version(package)}")
-        except PackageNotFoundError:
-            continue
-    return requirements
 
 
 def log_folder(folder: DetectorFolder, figures: Sequence[Path] = ()) -> None:
@@ -153,7 +166,9 @@ def record_evaluation(card: ModelCard, folder: DetectorFolder, figures: Sequence
     if card.evaluation is None:
         raise ValueError(f"{card.label} has no evaluation to record")
     robustness = card.evaluation.robustness
-    tags = {"evaluated": "true"}
+    tags = {"evaluated": "true", NOTE_TAG: run_summary(card)}
+    fakes = [name for name in card.evaluation.sources or {} if name.startswith("FAKE")]
+    share_view(mlflow.get_run(card.run_id).info.experiment_id, dashboard_view(fakes))
     if robustness:
         tags["robust_worst"] = min(robustness, key=lambda c: robustness[c]["accuracy"])
     mirror(card, folder, evaluation_metrics(card), tags, figures)
@@ -206,17 +221,26 @@ class Registry:
         return str(version.version)
 
     def describe(self, version: str, card: ModelCard, tags: dict[str, str]) -> None:
-        """A version's description and tags: data, test accuracy, promotion outcome."""
+        """A version's description and tags: what it is, its test accuracy, and whether it took
+        the alias and why; the registered model's description names the version serving."""
         test = card.evaluation.test if card.evaluation else None
         accuracy = f"{test.accuracy:.4f}" if test else "n/a"
-        description = (
-            f"{card.architecture.arch} trained on {card.data.description}; held-out test "
-            f"accuracy {accuracy}. Promotion: {tags.get('promotion_reason', 'n/a')}"
+        self.client.update_model_version(
+            self.name, version, description=version_description(card, tags, self.alias)
         )
-        self.client.update_model_version(self.name, version, description=description)
         base = {"data_source": card.data.source, "test_accuracy": accuracy}
         for key, value in {**base, **tags}.items():
             self.client.set_model_version_tag(self.name, version, key, value)
+        if champion := self.champion():
+            reason = champion.tags.get("promotion_reason") or tags.get("promotion_reason", "")
+            summary = f"{MODEL_DESCRIPTION} Served: version {champion.version} (@{self.alias})"
+            self.client.update_registered_model(self.name, f"{summary}: {reason}.")
+
+    def retire(self, version: str, successor: str) -> None:
+        """Say on a version that lost the alias which one took it."""
+        current = self.client.get_model_version(self.name, version).description or ""
+        note = f"Held @{self.alias} until version {successor} took it. "
+        self.client.update_model_version(self.name, version, description=note + current)
 
     def import_reference(self, experiment: str, folder: DetectorFolder) -> str:
         """Log a shipped detector folder as a run of its own (marked imported); its version."""

@@ -36,7 +36,7 @@ from fakeimage.models.keras_detector import predict_proba
 from fakeimage.models.zoo import count_macs, for_serving
 from fakeimage.provenance import provenance_tags
 from fakeimage.registry import store
-from fakeimage.registry.names import parent_tags, replay_tags
+from fakeimage.registry.names import NOTE_TAG, parent_tags, replay_tags, run_name, run_plan
 from fakeimage.training.checkpoint import Checkpoint, resumable_progress, run_fingerprint
 from fakeimage.training.cluster import ClusterRole
 from fakeimage.training.finetune import Parent, check_compatible, combined_record, load_parent
@@ -120,8 +120,11 @@ def train_detector(
         tags |= parent_tags(parent.record)
     if replay is not None:
         tags |= replay_tags(replay)
+    fakes = [name for name in set(train.source_names().tolist()) if name.startswith("FAKE")]
+    tags[NOTE_TAG] = run_plan(params, describe_source(params.data.source), fakes)
+    name = run_name(params, fakes, tags.get("dvc_experiment"))
     progress = resumable_progress(checkpoint)
-    with store.training_run(tags, params_to_dict(params), progress.run_id) as run_id:
+    with store.training_run(name, tags, params_to_dict(params), progress.run_id) as run_id:
         progress.run_id = run_id
         result = train_model(
             params.model,
