@@ -130,6 +130,8 @@ def run_service(
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     environment = {**os.environ, **QUIET_ENVIRONMENT, "BENTOML_HOME": str(home)}
+    environment["FAKEIMAGE_LOG_DIR"] = str(home / "answers")
+    environment["FAKEIMAGE_FEEDBACK_DIR"] = str(home / "feedback")
     environment.update(env or {})
     address = ["--host", "127.0.0.1", "--port", str(port)]
     if target == SERVICE:

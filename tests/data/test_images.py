@@ -358,4 +358,21 @@ def test_warnings_for_what_conversion_drops() -> None:
 
 def test_describe_input_is_the_image_as_uploaded() -> None:
     image = decode_image(_encode(_noise_image(20, 40), "PNG"))
-    assert describe_input(image) == {"width": 40, "height": 20, "mode": "RGB", "format": "PNG"}
+    assert describe_input(image) == {
+        "width": 40,
+        "height": 20,
+        "mode": "RGB",
+        "format": "PNG",
+        "quality": None,
+    }
+
+
+@pytest.mark.parametrize("quality", [5, 30, 50, 75, 95])
+def test_the_quality_a_jpeg_was_saved_at_is_read_back(quality: int) -> None:
+    from fakeimage.data.images import jpeg_quality
+
+    pixels = np.random.default_rng(quality).integers(0, 256, (48, 48, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG", quality=quality)
+    image = decode_image(buffer.getvalue())
+    assert jpeg_quality(image) == quality == describe_input(image)["quality"]

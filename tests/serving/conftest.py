@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# The service reads its settings when imported: its answer log and feedback go to scratch,
+# never into the checkout.
+_SCRATCH = Path(tempfile.mkdtemp(prefix="fakeimage-serving-"))
+os.environ.setdefault("FAKEIMAGE_LOG_DIR", str(_SCRATCH / "answers"))
+os.environ.setdefault("FAKEIMAGE_FEEDBACK_DIR", str(_SCRATCH / "feedback"))
 
 
 @pytest.fixture(scope="session")

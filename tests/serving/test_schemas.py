@@ -18,7 +18,7 @@ from fakeimage.serving.schemas import (
 from tests.cards import make_rule
 
 MODEL = ModelInfo("detector", "3", 0.6)
-INPUT = {"width": 32, "height": 32, "mode": "RGB", "format": "PNG"}
+INPUT = {"width": 32, "height": 32, "mode": "RGB", "format": "PNG", "quality": None}
 SHARP = {"distance": 1.0, "detail": 30.0}
 
 
@@ -35,6 +35,7 @@ def test_build_prediction() -> None:
         "input": INPUT,
         "warnings": ["grayscale"],
         "explanation": None,
+        "request_id": None,
     }
     assert Prediction.model_validate_json(answer.model_dump_json()) == answer
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -144,7 +146,8 @@ def test_predict_real_and_fake_cifake_images(server: Server, detector_dir: Path)
         assert answer["confidence"] == pytest.approx(max(expected, 1 - expected), abs=1e-5)
         assert answer["threshold"] == 0.5
         assert answer["model"] == {"name": "test-detector", "version": "7"}
-        assert answer["input"] == {"width": 32, "height": 32, "mode": "RGB", "format": "JPEG"}
+        shown = {"width": 32, "height": 32, "mode": "RGB", "format": "JPEG", "quality": 75}
+        assert answer["input"] == shown  # CIFAKE's JPEGs were saved at quality 75
         assert answer["warnings"] == []
 
 
@@ -312,3 +315,89 @@ def test_no_server_process_loads_tensorflow_or_keras(server: Server) -> None:
         maps = Path(f"/proc/{member.pid}/maps").read_text()
         assert "onnxruntime" in maps or member.pid == server.process.process.pid
         assert "tensorflow" not in maps.lower(), member.cmdline()
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+def test_every_answer_is_logged_and_counted(server: Server) -> None:
+    from fakeimage.monitoring.answer_log import read_answers
+
+    flat = ("flat.png", encode(Image.new("RGB", (32, 32), (90, 90, 90)), "PNG"))
+    photo = ("photo.jpg", encode(noise(40, 40, seed=3), "JPEG"))
+    answers = [server.predict(*flat).json(), server.predict(*photo).json()]
+    batch = server.post("/predict_batch", [("images", photo), ("images", flat)]).json()
+    answers += batch
+    ids = [answer["request_id"] for answer in answers]
+    assert len(set(ids)) == 4 and all(len(i) == 32 for i in ids)
+    logged = {r["request_id"]: r for r in read_answers(server.process.log.parent / "answers")}
+    for answer in answers:
+        record = logged[answer["request_id"]]
+        assert record["prob_fake"] == answer["prob_fake"] and record["label"] == answer["label"]
+        assert record["uncertain"] == answer["uncertain"]
+        assert record["reasons"] == [reason["code"] for reason in answer["reasons"]]
+        assert (record["version"], record["width"]) == ("7", answer["input"]["width"])
+        assert len(record["summary"]) == 8 and "image" not in json.dumps(record).lower()
+    assert logged[ids[1]]["quality"] == 75 and logged[ids[1]]["format"] == "JPEG"
+    assert logged[ids[2]]["endpoint"] == "/predict_batch"
+    metrics = requests.get(f"{server.url}/metrics", timeout=10).text
+    assert 'fakeimage_answers_total{model_version="7",verdict="UNCERTAIN"}' in metrics
+    assert 'fakeimage_uncertain_total{reason="little_detail"}' in metrics
+    assert 'fakeimage_prob_fake_bucket{le="0.5"}' in metrics
+    model = r'fakeimage_model_info\{name="test-detector",(pid="\d+",)?threshold="0.5000",'
+    assert re.search(model + r'version="7"\} 1.0', metrics), metrics[-2000:]
+
+
+def _feedback(server: Server, fields: dict[str, str], image: bytes | None = None):
+    """POST /feedback as multipart/form-data (as `curl -F` sends it), with or without a file."""
+    parts = {name: (None, value) for name, value in fields.items()}
+    if image is not None:
+        parts["image"] = ("upload.png", image, "image/png")
+    return requests.post(f"{server.url}/feedback", files=parts, timeout=REQUEST_TIMEOUT_S)
+
+
+def test_feedback_keeps_the_image_only_with_consent(server: Server) -> None:
+    folder = server.process.log.parent / "feedback"
+    image = encode(noise(32, 32, seed=9), "PNG")
+    request_id = server.predict("wrong.png", image).json()["request_id"]
+    fields = {"request_id": request_id, "label": "FAKE", "source": "SDXL", "consent": "true"}
+    response = _feedback(server, fields, image)
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "request_id": request_id,
+        "label": "FAKE",
+        "source": "sdxl",
+        "image_kept": True,
+    }
+    stored = folder / "FAKE" / "sdxl" / f"{request_id}.png"
+    assert stored.read_bytes() == image
+    provenance = json.loads(stored.with_suffix(".json").read_text())
+    assert (provenance["request_id"], provenance["version"]) == (request_id, "7")
+
+    # a label alone is a report without an image
+    label_only = _feedback(server, {"request_id": request_id, "label": "real"})
+    assert label_only.status_code == 200 and label_only.json()["image_kept"] is False
+    reports = [json.loads(line) for line in (folder / "reports.jsonl").read_text().splitlines()]
+    assert [(r["label"], r["image_kept"]) for r in reports[-2:]] == [
+        ("FAKE", True),
+        ("REAL", False),
+    ]
+
+    # bad input: 4xx with the reason, and nothing stored
+    before = sorted(p.name for p in folder.rglob("*"))
+    no_consent = {"request_id": request_id, "label": "FAKE"}
+    assert_json_error(_feedback(server, no_consent, image), 422, "without consent=true")
+    bad_id = {"request_id": "123", "label": "FAKE"}
+    assert_json_error(_feedback(server, bad_id), 422, "request_id must be")
+    bad_label = {"request_id": request_id, "label": "MAYBE"}
+    assert_json_error(_feedback(server, bad_label), 422, "label must be REAL or FAKE")
+    bad_source = {"request_id": request_id, "label": "FAKE", "source": "../etc"}
+    assert_json_error(_feedback(server, bad_source), 422, "source must be")
+    consent_only = {"request_id": request_id, "label": "FAKE", "consent": "true"}
+    assert_json_error(_feedback(server, consent_only), 422, "no image")
+    not_image = {**consent_only}
+    assert_json_error(_feedback(server, not_image, b"not an image"), 422, "cannot be read")
+    missing = _feedback(server, {"label": "FAKE"})
+    assert 400 <= missing.status_code < 500, missing.text
+    assert sorted(p.name for p in folder.rglob("*")) == before
+    assert_still_serving(server)

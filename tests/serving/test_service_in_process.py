@@ -107,3 +107,18 @@ def test_importing_the_service_reads_and_writes_nothing(tmp_path: Path) -> None:
     assert declared == "None [] []"
     assert refused.startswith("UserError no model to serve: start the service with `fakeimage")
     assert list(tmp_path.iterdir()) == []  # no BentoML home, no model store, nothing
+
+
+def test_an_answer_log_that_cannot_be_written_costs_no_answer(
+    api: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fakeimage.serving.monitor import Monitor
+    from fakeimage.serving.settings import ServingSettings
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("where the log folder should be")
+    monitor = Monitor(ServingSettings(log_dir=blocker / "answers"), api.info)
+    monkeypatch.setattr(api, "monitor", monitor)
+    answers = [asyncio.run(api.predict(image=_upload("noise.png", _noise(i)))) for i in range(3)]
+    assert all(answer.request_id for answer in answers)
+    assert blocker.is_file()

@@ -114,7 +114,7 @@ def test_valid_images_are_preprocessed_exactly_as_in_training(sample: Any) -> No
     prepared = prepare_image(sample.data, max_pixels=DEFAULT_MAX_PIXELS)
     assert prepared.pixels.shape == (32, 32, 3) and prepared.pixels.dtype == np.uint8
     np.testing.assert_array_equal(prepared.pixels, load_model_input(sample.data))
-    assert set(prepared.input) == {"width", "height", "mode", "format"}
+    assert set(prepared.input) == {"width", "height", "mode", "format", "quality"}
     if sample.warning is None:
         assert prepared.warnings == [], prepared.warnings
     else:

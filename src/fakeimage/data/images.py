@@ -150,9 +150,40 @@ def to_model_input(image: Image.Image) -> np.ndarray:
 
 
 def describe_input(image: Image.Image) -> dict[str, Any]:
-    """The image as uploaded, before `to_model_input`: width, height, Pillow mode and format."""
+    """The image as uploaded, before `to_model_input`: width, height, Pillow mode, format and,
+    for a JPEG, the estimated quality it was saved at."""
     width, height = image.size
-    return {"width": width, "height": height, "mode": image.mode, "format": image.format}
+    described = {"width": width, "height": height, "mode": image.mode, "format": image.format}
+    return described | {"quality": jpeg_quality(image)}
+
+
+# The IJG (libjpeg) luminance table at quality 50, row by row, as Pillow reports tables.
+_IJG_LUMINANCE = np.array(
+    [16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+     14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+     18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+     49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99],
+    dtype=np.float64,
+)  # fmt: skip
+
+
+def jpeg_quality(image: Image.Image) -> int | None:
+    """The IJG quality (1-100) a JPEG's luminance table corresponds to, None for other formats.
+
+    libjpeg scales its base table by 5000/q (q < 50) or 200 - 2q (q >= 50) percent; inverting
+    the mean scale recovers q exactly for files from libjpeg, Pillow, OpenCV and most cameras,
+    and approximately for encoders with their own tables.
+    """
+    tables = getattr(image, "quantization", None) if image.format == "JPEG" else None
+    if not tables or 0 not in tables or len(tables[0]) != 64:
+        return None
+    table = np.asarray(tables[0], np.float64)
+    unclipped = table < 255  # libjpeg caps entries at 255 at low qualities
+    if not unclipped.any():
+        return 1
+    scale = float(np.median(table[unclipped] / _IJG_LUMINANCE[unclipped])) * 100
+    quality = (200 - scale) / 2 if scale <= 100 else 5000 / scale
+    return int(np.clip(round(quality), 1, 100))
 
 
 def input_warnings(image: Image.Image) -> list[str]:

@@ -25,6 +25,8 @@ class Assessment:
     distance: np.ndarray
     """NaN where the model has no feature statistics."""
     detail: np.ndarray
+    features: np.ndarray
+    """(N, D) the network's penultimate features: what drift checks summarise."""
 
 
 class CardedDetector:
@@ -62,4 +64,4 @@ class CardedDetector:
             distance = np.full(len(prob), np.nan)
         else:
             distance = self.stats.distance(features)
-        return Assessment(prob, distance, detail_energy(images))
+        return Assessment(prob, distance, detail_energy(images), features)

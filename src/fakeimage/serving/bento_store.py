@@ -11,17 +11,22 @@ folder and writes nothing.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from fakeimage.detector.card import ModelCard
 from fakeimage.detector.folder import IDENTITY_FILES, DetectorFolder, is_detector_folder
+from fakeimage.detector.onnx_runtime import OnnxDetector, load_onnx_detector
 from fakeimage.errors import UserError
 
 STORE_NAME = "fake-image-detector"
+logger = logging.getLogger("bentoml.fakeimage")
 
 
 def bento_tag(folder: Path, card: ModelCard) -> str:
@@ -85,3 +90,23 @@ def local_detector_folder(requested: str | Path | None = None) -> Path:
             if is_detector_folder(candidate):
                 return candidate
     raise UserError("no model to serve: run `make run` (models/champion) or pass --model FOLDER")
+
+
+def load_stored_detector(path: Path, tag: str, role: str, threads: int) -> OnnxDetector:
+    """A stored model's ONNX graph, loaded and warmed up, said in the server log.
+
+    ONNX Runtime gets `threads` intra-op threads (0 keeps its default, all cores).
+    """
+    detector = load_onnx_detector(path, threads)
+    detector.assess(np.zeros((1, 32, 32, 3), dtype=np.uint8))
+    logger.info(
+        "%s: serving model %s version %s (threshold %.4f) from BentoML model %s; "
+        "ONNX Runtime threads: %s",
+        role,
+        detector.name,
+        detector.version,
+        detector.threshold,
+        tag,
+        threads or "default",
+    )
+    return detector

@@ -53,3 +53,17 @@ def missing_upload_message(field_name: str) -> str:
         f"no image: send the file{'s' if batch else ''} as multipart/form-data field "
         f"'{field_name}' (for example: curl {example} URL)"
     )
+
+
+FEEDBACK_USAGE = (
+    "send the report as multipart/form-data fields request_id and label, optionally source, "
+    "and the image with consent=true (for example: curl -F request_id=ID -F label=FAKE URL)"
+)
+
+
+def feedback_problem(detail: object) -> str:
+    """The first field problem BentoML's validation found in a /feedback form, in words."""
+    if isinstance(detail, list) and detail and isinstance(detail[0], dict):
+        where = ".".join(str(part) for part in detail[0].get("loc", ()))
+        return f"{where}: {detail[0].get('msg', 'invalid')}; {FEEDBACK_USAGE}"
+    return FEEDBACK_USAGE

@@ -8,13 +8,23 @@ requests it is guarding (`requests_in_flight`), so an endpoint knows when it is 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from contextvars import ContextVar
 from typing import Any
 
-from fakeimage.serving.errors import error_body, megabytes, missing_upload_message
+from starlette.responses import JSONResponse
+
+from fakeimage.serving.errors import (
+    FEEDBACK_USAGE,
+    RequestError,
+    error_body,
+    feedback_problem,
+    megabytes,
+    missing_upload_message,
+)
 
 logger = logging.getLogger("bentoml.fakeimage")
 
@@ -68,9 +78,13 @@ class RequestGuardMiddleware:
             await self.app(scope, receive, send)
             return
         field_name = "images" if "batch" in scope["path"] else "image"
+        if scope["path"] == "/feedback":
+            field_name = "feedback"
         content_type = _header(scope, b"content-type") or ""
         if content_type.split(";")[0].strip().lower() != "multipart/form-data":
-            message = missing_upload_message(field_name)
+            message = (
+                FEEDBACK_USAGE if field_name == "feedback" else missing_upload_message(field_name)
+            )
             await _send_json(send, 415, f"{message}; got Content-Type {content_type or 'none'!r}")
             return
         declared = _header(scope, b"content-length")
@@ -135,6 +149,8 @@ def _unparsed(field_name: str, status: int, body: list[bytes]) -> tuple[str, Any
             detail = json.loads(b"".join(body)).get("detail")
         except (ValueError, AttributeError):
             detail = None
+        if field_name == "feedback":
+            return feedback_problem(detail), None
         return missing_upload_message(field_name), detail
     logger.warning("BentoML could not parse a request for field %r", field_name)
     message = (
@@ -173,3 +189,20 @@ async def _send_json(send: Send, status: int, message: str, detail: Any = None) 
         }
     )
     await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+Endpoint = Callable[..., Awaitable[Any]]
+
+
+def answers_request_errors(endpoint: Endpoint) -> Endpoint:
+    """The one error path of every endpoint: a RequestError becomes its 4xx JSON answer."""
+
+    @functools.wraps(endpoint)
+    async def guarded(*args: Any, **kwargs: Any) -> Any:
+        mark_request_parsed()
+        try:
+            return await endpoint(*args, **kwargs)
+        except RequestError as exc:
+            return JSONResponse(exc.body(), status_code=exc.status)
+
+    return guarded

@@ -38,6 +38,8 @@ class InputInfo(Answer):
     height: int
     mode: str
     format: str | None
+    quality: int | None = None
+    """For a JPEG, the quality (1-100) its quantisation table corresponds to."""
 
 
 class Explanation(Answer):
@@ -86,6 +88,9 @@ class Prediction(Answer):
     """Why this verdict may be less reliable (size, aspect, animation, grayscale...)."""
     explanation: Explanation | None = None
     """Only when the request asked for it (form field explain=true)."""
+    request_id: str | None = None
+    """The service's id for this answer (also in its answer log): quote it in POST /feedback
+    to report a wrong verdict."""
 
 
 class FilePrediction(Prediction):
@@ -104,6 +109,7 @@ def build_prediction(
     detail: float,
     file: str | None = None,
     explanation: Explanation | None = None,
+    request_id: str | None = None,
 ) -> Prediction:
     """The answer for one assessed image (a FilePrediction when `file` names it)."""
     prob_fake = float(prob_fake)
@@ -123,6 +129,7 @@ def build_prediction(
         "input": shown,
         "warnings": list(warnings),
         "explanation": explanation,
+        "request_id": request_id,
     }
     if file is not None:
         return FilePrediction(file=file, **fields)

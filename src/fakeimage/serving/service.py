@@ -22,11 +22,8 @@ import (tests build the service around a loaded detector), but serving them stop
 from __future__ import annotations
 
 import base64
-import functools
 import logging
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import anyio.lowlevel
 import anyio.to_thread
@@ -34,19 +31,22 @@ import bentoml
 import numpy as np
 from bentoml.exceptions import BentoMLException
 from PIL import Image
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from fakeimage.detector.onnx_runtime import OnnxDetector, load_onnx_detector
+from fakeimage.detector.onnx_runtime import OnnxDetector
 from fakeimage.detector.uncertainty import detail_energy
 from fakeimage.errors import UserError
+from fakeimage.monitoring.summary import Summary, summary_rows
 from fakeimage.serving import explain
-from fakeimage.serving.errors import RequestError
+from fakeimage.serving.bento_store import load_stored_detector
+from fakeimage.serving.feedback import Receipt, take_feedback
 from fakeimage.serving.guard import (
     MULTIPART_SLACK,
     RequestGuardMiddleware,
-    mark_request_parsed,
+    answers_request_errors,
     requests_in_flight,
 )
+from fakeimage.serving.monitor import Monitor, new_request_id
 from fakeimage.serving.schemas import (
     Explanation,
     FilePrediction,
@@ -80,26 +80,11 @@ def declared_model() -> bentoml.models.BentoModel | None:
 
 
 def load_served_detector(service: object, role: str, threads: int) -> OnnxDetector:
-    """The ONNX graph of the service's declared store model, loaded and warmed up.
-
-    ONNX Runtime gets `threads` intra-op threads (0 keeps its default, all cores).
-    """
+    """The ONNX graph of the service's declared store model, loaded and warmed up."""
     stored = getattr(service, "bento_model", None)  # resolved from the store on first access
     if stored is None:
         raise UserError(NO_MODEL)
-    detector = load_onnx_detector(Path(stored.path), threads)
-    detector.assess(np.zeros((1, 32, 32, 3), dtype=np.uint8))
-    logger.info(
-        "%s: serving model %s version %s (threshold %.4f) from BentoML model %s; "
-        "ONNX Runtime threads: %s",
-        role,
-        detector.name,
-        detector.version,
-        detector.threshold,
-        stored.tag,
-        threads or "default",
-    )
-    return detector
+    return load_stored_detector(Path(stored.path), str(stored.tag), role, threads)
 
 
 @bentoml.service(
@@ -123,6 +108,7 @@ class DetectorModel:
         if detector is None:
             detector = load_served_detector(self, "batch model worker", SETTINGS.batch_threads)
         self.detector = detector
+        self.summary = Summary.of(detector.stats) if detector.stats is not None else None
 
     @bentoml.api(
         batchable=True,
@@ -131,27 +117,11 @@ class DetectorModel:
         max_latency_ms=SETTINGS.batch_latency_ms,
     )
     def scores(self, images: np.ndarray) -> np.ndarray:
-        """(N, 2): calibrated P(fake) and feature distance of uint8 images (N, 32, 32, 3)
-        already preprocessed by to_model_input."""
+        """(N, 2 + AXES): calibrated P(fake), feature distance and the features' summary of
+        uint8 images (N, 32, 32, 3) already preprocessed by to_model_input."""
         assessed = self.detector.assess(images)
-        return np.stack([assessed.prob_fake, assessed.distance], axis=1)
-
-
-Endpoint = Callable[..., Awaitable[Any]]
-
-
-def answers_request_errors(endpoint: Endpoint) -> Endpoint:
-    """The one error path of every endpoint: a RequestError becomes its 4xx JSON answer."""
-
-    @functools.wraps(endpoint)
-    async def guarded(*args: Any, **kwargs: Any) -> Any:
-        mark_request_parsed()
-        try:
-            return await endpoint(*args, **kwargs)
-        except RequestError as exc:
-            return JSONResponse(exc.body(), status_code=exc.status)
-
-    return guarded
+        summaries = summary_rows(self.summary, assessed.features)
+        return np.column_stack([assessed.prob_fake, assessed.distance, summaries])
 
 
 @bentoml.service(
@@ -180,6 +150,8 @@ class FakeImageDetector:
         self.info = ModelInfo(
             detector.name, detector.version, detector.threshold, detector.card.uncertainty
         )
+        self.summary = Summary.of(detector.stats) if detector.stats is not None else None
+        self.monitor = Monitor(SETTINGS, self.info)
         keep_uploads_in_memory(SETTINGS.max_upload_bytes)
         logger.info(
             "FakeImageDetector API: uploads up to %.3g MB and %s pixels, read in memory; "
@@ -198,7 +170,9 @@ class FakeImageDetector:
         if MODEL_TAG is None:
             raise BentoMLException(NO_MODEL)
 
-    def _judge(self, upload: Upload, with_map: bool) -> tuple[Prediction, bytes | None]:
+    def _judge(
+        self, upload: Upload, with_map: bool, endpoint: str
+    ) -> tuple[Prediction, bytes | None]:
         """Read, check and assess one upload, with its occlusion map as a PNG if asked for."""
         prepared = prepare_upload(upload, SETTINGS)
         assessed = self.detector.assess(prepared.pixels[np.newaxis])
@@ -215,16 +189,18 @@ class FakeImageDetector:
             distance=float(assessed.distance[0]),
             detail=float(assessed.detail[0]),
             explanation=Explanation(png_base64=base64.b64encode(png).decode()) if png else None,
+            request_id=new_request_id(),
         )
+        self.monitor.observe(endpoint, [answer], summary_rows(self.summary, assessed.features))
         return answer, png
 
     async def _batch_scores(self, pixels: np.ndarray) -> np.ndarray:
-        """(N, 2) P(fake) and feature distance from the batch model worker (adaptive batching)."""
+        """`DetectorModel.scores` from the batch model worker (adaptive batching)."""
         if hasattr(self.model, "to_async"):  # a proxy to the model service's process
             scores = await self.model.to_async.scores(pixels)
         else:  # the dependency was built in this process (no `bentoml serve`)
             scores = await anyio.to_thread.run_sync(self.model.scores, pixels)
-        return np.asarray(scores, dtype=np.float64).reshape(len(pixels), 2)
+        return np.asarray(scores, dtype=np.float64).reshape(len(pixels), -1)
 
     @bentoml.api(route="/predict")
     @answers_request_errors
@@ -240,9 +216,9 @@ class FakeImageDetector:
             # Alone with a tiny image: judged on the event loop, which has nothing else to
             # do meanwhile. The hop to a worker thread and back would add 0.2-0.5 ms to a
             # 3-4 ms answer; under concurrent requests the threads use both cores instead.
-            answer, _ = self._judge(image, False)
+            answer, _ = self._judge(image, False, "/predict")
         else:
-            answer, _ = await anyio.to_thread.run_sync(self._judge, image, explain)
+            answer, _ = await anyio.to_thread.run_sync(self._judge, image, explain, "/predict")
         return answer
 
     @bentoml.api(route="/predict_batch")
@@ -253,7 +229,7 @@ class FakeImageDetector:
         pixels = np.stack([item.pixels for item in prepared])
         scores = await self._batch_scores(pixels)
         details = detail_energy(pixels)
-        return [
+        answers = [
             build_prediction(
                 probability,
                 self.info,
@@ -262,17 +238,20 @@ class FakeImageDetector:
                 distance=distance,
                 detail=detail,
                 file=upload.name,
+                request_id=new_request_id(),
             )
             for (probability, distance), detail, item, upload in zip(
-                scores, details, prepared, images, strict=True
+                scores[:, :2], details, prepared, images, strict=True
             )
-        ]  # type: ignore[return-value]
+        ]
+        self.monitor.observe("/predict_batch", answers, scores[:, 2:])
+        return answers  # type: ignore[return-value]
 
     @bentoml.api(route="/explain")
     @answers_request_errors
     async def explain(self, image: Upload) -> Image.Image:
         """Occlusion map of the verdict on one image (field `image`) over its 32x32 input, PNG."""
-        answer, png = await anyio.to_thread.run_sync(self._judge, image, True)
+        answer, png = await anyio.to_thread.run_sync(self._judge, image, True, "/explain")
         headers = {
             "X-FakeImage-Label": answer.label,
             "X-FakeImage-Prob-Fake": f"{answer.prob_fake:.6f}",
@@ -286,6 +265,23 @@ class FakeImageDetector:
             headers["X-FakeImage-Warnings"] = " | ".join(answer.warnings)
         return Response(png, media_type="image/png", headers=headers)  # type: ignore[return-value]
 
+    @bentoml.api(route="/feedback")
+    @answers_request_errors
+    async def feedback(
+        self,
+        request_id: str | int,
+        label: str | int,
+        source: str | int = "",
+        consent: bool = False,
+        image: Upload | None = None,
+    ) -> Receipt:
+        """Report a wrong verdict: the answer's request_id, the true label (REAL or FAKE), the
+        generator or camera if known (source), and the image only with consent=true."""
+        # (BentoML reads form fields that look like numbers as numbers: taken back as text)
+        fields = (str(request_id), str(label), str(source))
+        args = (SETTINGS, self.info, *fields, consent, image)
+        return await anyio.to_thread.run_sync(take_feedback, *args)
+
 
 FakeImageDetector.add_asgi_middleware(
     RequestGuardMiddleware,
@@ -293,5 +289,6 @@ FakeImageDetector.add_asgi_middleware(
         "/predict": SETTINGS.max_upload_bytes + MULTIPART_SLACK,
         "/explain": SETTINGS.max_upload_bytes + MULTIPART_SLACK,
         "/predict_batch": SETTINGS.max_batch_bytes,
+        "/feedback": SETTINGS.max_upload_bytes + MULTIPART_SLACK,
     },
 )

@@ -6,7 +6,9 @@ a bad value stops the server with one line naming the variable, never a tracebac
 
 from __future__ import annotations
 
-from pydantic import Field, ValidationError
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fakeimage.data.images import DEFAULT_MAX_PIXELS
@@ -42,6 +44,32 @@ class ServingSettings(BaseSettings):
     (about a millisecond at low load) but answers 503 for requests queued longer than this,
     so it must cover the stalls of a busy 2-core machine."""
 
+    log_dir: Path | None = Path("logs/answers")
+    """Where every answer is logged (JSON lines, rotated); empty: no answer log."""
+    log_file_mb: float = Field(8.0, ge=0.001)
+    """A log file is closed and a new one started past this size."""
+    log_total_mb: float = Field(256.0, ge=0.002)
+    """The log folder never holds more: the oldest files go first (at least 2 files' worth)."""
+    log_retention_days: float = Field(30.0, gt=0)
+    """Log files older than this are deleted."""
+    feedback_dir: Path | None = Path("data/feedback")
+    """Where POST /feedback stores reports (REAL|FAKE/<source>/, as a labelled source);
+    empty: /feedback answers 503."""
+
+    @field_validator("log_dir", "feedback_dir", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _log_holds_two_files(self) -> ServingSettings:
+        if self.log_total_mb < 2 * self.log_file_mb:
+            raise ValueError(
+                f"{ENV_PREFIX}LOG_TOTAL_MB={self.log_total_mb:g} must be at least twice "
+                f"{ENV_PREFIX}LOG_FILE_MB={self.log_file_mb:g} (the open file and one closed)"
+            )
+        return self
+
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * MB)
@@ -61,6 +89,8 @@ def load_settings() -> ServingSettings:
 
 def _first_problem(exc: ValidationError) -> str:
     error = exc.errors()[0]
+    if not error["loc"]:  # a rule across fields, which names its variables itself
+        return str(error["msg"]).removeprefix("Value error, ")
     name = ENV_PREFIX + str(error["loc"][0]).upper()
     value = error.get("input")
     context = error.get("ctx") or {}

@@ -1,0 +1,127 @@
+"""POST /feedback: a person says a verdict was wrong; the service keeps it as labelled data.
+
+Every report is appended to `<feedback folder>/reports.jsonl` (request id, true label,
+source, time, the model that answered here). The image is kept only when the caller sends it
+with `consent=true`: then it lands as `<LABEL>/<source>/<request id>.<ext>` with its
+provenance beside it (`<request id>.json`), the layout the pipeline and `fakeimage learn`
+take as a source. An image sent without consent is refused, not silently dropped.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import threading
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from fakeimage.atomic import write_bytes, write_text
+from fakeimage.data.images import BadImageError, decode_image
+from fakeimage.data.layout import CLASS_NAMES
+from fakeimage.serving.errors import RequestError
+from fakeimage.serving.schemas import ModelInfo
+from fakeimage.serving.settings import ServingSettings
+from fakeimage.serving.uploads import Upload, read_upload
+
+REPORTS = "reports.jsonl"
+DEFAULT_SOURCE = "reported"
+_REQUEST_ID = re.compile(r"[0-9a-f]{32}")
+_SOURCE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
+_SUFFIXES = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif"}
+_SUFFIXES |= {"BMP": ".bmp", "TIFF": ".tif"}
+_APPEND = threading.Lock()
+
+
+class Receipt(BaseModel):
+    """The answer of /feedback."""
+
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+
+    request_id: str
+    label: str
+    source: str
+    image_kept: bool
+    """True when the image was sent with consent=true and stored for retraining."""
+
+
+def take_feedback(
+    settings: ServingSettings,
+    model: ModelInfo,
+    request_id: str,
+    label: str,
+    source: str,
+    consent: bool,
+    image: Upload | None,
+) -> Receipt:
+    """Check a report, then store it (and the image, with consent)."""
+    folder = settings.feedback_dir
+    if folder is None:
+        raise RequestError(503, "feedback is switched off here (FAKEIMAGE_FEEDBACK_DIR is empty)")
+    request_id = request_id.strip().lower()
+    if not _REQUEST_ID.fullmatch(request_id):
+        raise RequestError(422, "request_id must be the 32-hex-digit id of an answer")
+    label = label.strip().upper()
+    if label not in CLASS_NAMES:
+        raise RequestError(422, f"label must be REAL or FAKE (the true class), not {label!r}")
+    source = source.strip().lower() or DEFAULT_SOURCE
+    if not _SOURCE.fullmatch(source):
+        raise RequestError(
+            422, "source must be 1-40 lower-case letters, digits, '_', '.' or '-' (e.g. sdxl)"
+        )
+    if image is not None and not consent:
+        raise RequestError(
+            422,
+            "an image was sent without consent=true: send consent=true to let us keep it "
+            "for retraining, or leave the image out",
+        )
+    if image is None and consent:
+        raise RequestError(422, "consent=true but no image: send the image as field 'image'")
+    kept = _store_image(folder, request_id, label, source, model, image, settings)
+    report = _provenance(request_id, label, source, model) | {"image_kept": kept}
+    line = json.dumps(report) + "\n"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with _APPEND, (folder / REPORTS).open("a") as handle:
+            handle.write(line)
+    except OSError as exc:
+        raise RequestError(503, f"feedback cannot be stored here now ({exc.strerror})") from None
+    return Receipt(request_id=request_id, label=label, source=source, image_kept=kept)
+
+
+def _store_image(
+    folder: Path,
+    request_id: str,
+    label: str,
+    source: str,
+    model: ModelInfo,
+    image: Upload | None,
+    settings: ServingSettings,
+) -> bool:
+    if image is None:
+        return False
+    data = read_upload(image, settings.max_upload_bytes, image.name)
+    try:
+        kind = decode_image(data, max_pixels=settings.max_pixels).format
+    except (BadImageError, OSError) as exc:
+        raise RequestError(422, f"the image cannot be read: {exc}") from None
+    target = folder / label / source / f"{request_id}{_SUFFIXES.get(kind or '', '.png')}"
+    provenance = _provenance(request_id, label, source, model) | {"file": image.name}
+    try:
+        write_bytes(target, data)
+        write_text(target.with_suffix(".json"), json.dumps(provenance, indent=2) + "\n")
+    except OSError as exc:
+        raise RequestError(503, f"feedback cannot be stored here now ({exc.strerror})") from None
+    return True
+
+
+def _provenance(request_id: str, label: str, source: str, model: ModelInfo) -> dict:
+    return {
+        "request_id": request_id,
+        "label": label,
+        "source": source,
+        "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "model": model.name,
+        "version": model.version,
+    }
