@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from fakeimage.cli import monitor
 from fakeimage.errors import UserError
 
 STAGES = ("fetch", "generate", "preprocess", "train", "evaluate", "promote")
@@ -128,19 +129,6 @@ def _learn(args: argparse.Namespace) -> None:
     print("\n".join(report(learnt)))
 
 
-def _dashboard(args: argparse.Namespace) -> None:
-    from fakeimage.config import load_params
-    from fakeimage.registry import store
-    from fakeimage.registry.names import dashboard_url
-
-    name = load_params(args.params).mlflow.experiment
-    uri = store.configure_tracking()
-    found = store.experiment_id(name)
-    if found is None:
-        raise UserError(f"no experiment {name!r} in {uri} yet: run `make run` first")
-    print(f"dashboard: the runs of {name!r} at {dashboard_url(args.server, found)}")
-
-
 def _override(text: str) -> str:
     """KEY=VALUE, as `dvc exp run -S` takes it, with the spaces around both sides removed."""
     key, equals, value = text.partition("=")
@@ -239,19 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bento.set_defaults(handler=_bento)
 
-    dashboard = commands.add_parser(
-        "dashboard",
-        help="print the MLflow UI link that opens the experiment on its runs and headline metrics",
-    )
-    dashboard.add_argument(
-        "--server",
-        default="http://127.0.0.1:5000",
-        help="where the MLflow UI listens (`make mlflow`)",
-    )
-    dashboard.add_argument(
-        "--params", type=Path, default=Path("params.yaml"), help="the settings (mlflow.experiment)"
-    )
-    dashboard.set_defaults(handler=_dashboard)
+    monitor.add_commands(commands)
 
     teach = commands.add_parser(
         "learn",
@@ -287,14 +263,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.handler(args)
+        status = args.handler(args)
     except UserError as exc:
         print(f"fakeimage: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("fakeimage: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

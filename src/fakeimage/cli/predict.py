@@ -28,15 +28,13 @@ from fakeimage.atomic import write_text
 from fakeimage.data.images import (
     BadImageError,
     decode_image,
-    describe_input,
-    input_warnings,
     to_model_input,
 )
 from fakeimage.data.layout import IMAGE_SUFFIXES, image_files
 from fakeimage.data.sources.archives import archive_images
 from fakeimage.detector.onnx_runtime import OnnxDetector
 from fakeimage.errors import UserError
-from fakeimage.serving.schemas import FilePrediction, ModelInfo, build_prediction
+from fakeimage.serving.schemas import FilePrediction, ModelInfo, answers_for
 
 COLUMNS = ("file", "verdict", "lean", "p_fake", "threshold", "reasons")
 """The table's columns; `reasons` holds the uncertain answer's codes, or an error's message."""
@@ -128,16 +126,12 @@ def answer_rows(
             answers.append(None)
         if read:
             assessed = detector.assess(np.stack([pixels for *_, pixels in read]))
-            for k, (index, item, image, _) in enumerate(read):
-                answers[index] = build_prediction(
-                    assessed.prob_fake[k],
-                    info,
-                    describe_input(image),
-                    input_warnings(image),
-                    distance=float(assessed.distance[k]),
-                    detail=float(assessed.detail[k]),
-                    file=item.name,
-                )
+            images = [image for _, _, image, _ in read]
+            files = [item.name for _, item, _, _ in read]
+            for (index, *_), answer in zip(
+                read, answers_for(assessed, info, images, files), strict=True
+            ):
+                answers[index] = answer
         yield from (answer for answer in answers if answer is not None)
 
 

@@ -3,12 +3,16 @@ and what the web page validates each answer against."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
+from fakeimage.data.images import describe_input, input_warnings
 from fakeimage.detector.card import UncertaintyRule
+from fakeimage.detector.scoring import Assessment
 from fakeimage.detector.uncertainty import uncertain_reasons
 from fakeimage.detector.verdict import verdict
 
@@ -134,3 +138,25 @@ def build_prediction(
     if file is not None:
         return FilePrediction(file=file, **fields)
     return Prediction(**fields)
+
+
+def answers_for(
+    assessed: Assessment,
+    model: ModelInfo,
+    images: Sequence[Image.Image],
+    files: Sequence[str] | None = None,
+) -> list[Prediction]:
+    """The answers for decoded images assessed together (FilePredictions when `files` names
+    them), as the service gives them."""
+    return [
+        build_prediction(
+            assessed.prob_fake[k],
+            model,
+            describe_input(image),
+            input_warnings(image),
+            distance=float(assessed.distance[k]),
+            detail=float(assessed.detail[k]),
+            file=files[k] if files is not None else None,
+        )
+        for k, image in enumerate(images)
+    ]
