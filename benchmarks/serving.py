@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import answer_log
 from benchmarks.latency_floor import BARE_SERVICE, TARGET_RATIO, measure_floor
 from benchmarks.load import (
     LoadResult,
@@ -145,6 +146,15 @@ def single_image_rows(
             rows.append(Row(what, value, "", errors, note))
         print(f"  {rows[-1].what}: {rows[-1].value}", file=sys.stderr)
     return rows
+
+
+def logging_row(server: ServiceProcess, singles: list[Request], scratch: Path) -> Row:
+    """The answer log's and counters' cost per answer against this run's /predict p50."""
+    result = run_load(server.port, singles, clients=1, max_requests=300, max_seconds=10)
+    value, ok = answer_log.cost_line(scratch, result.percentile(50))
+    row = Row("answer log + /metrics, per answer", value, "<= 5% of /predict p50", verdict(ok))
+    print(f"  {row.what}: {row.value}", file=sys.stderr)
+    return row
 
 
 def batch_rows(
@@ -305,6 +315,7 @@ def main(argv: list[str] | None = None) -> None:
             singles = single_requests(images)
             rows = floor_rows(server, home, images, folder, plan)
             rows += single_image_rows(server, refs, singles, plan)
+            rows.append(logging_row(server, singles, scratch))
             rows += batch_rows(server, refs, images, plan)
             rows += engine_rows(refs)
             rows.append(

@@ -74,3 +74,10 @@ def test_the_cli_benchmark_times_one_image_a_folder_and_tensorflow(
     out = capsys.readouterr().out
     assert "| 1 image (median of 1) |" in out and "| a folder of 12 images |" in out
     assert "| `python -c 'import tensorflow'` |" in out and "each further image" in out
+
+
+def test_the_answer_log_cost_is_measured_per_answer(tmp_path: Path) -> None:
+    from benchmarks.answer_log import observe_us
+
+    assert observe_us(tmp_path, answers=50) > 0
+    assert list((tmp_path / "answers").glob("answers-*.jsonl"))

@@ -306,6 +306,17 @@ def test_page_shows_verdicts_for_a_fake_and_a_real_image(
     assert heading.evaluate(size) > 1.3 * name.evaluate(size)
     top = heading.evaluate("e => e.getBoundingClientRect().top")
     assert 0 < top < 900, f"the verdict is {top:.0f} px down, below the fold"
+    # "this verdict is wrong": the report reaches the service, with the image only by consent
+    box.get_by_text("This verdict is wrong").click()
+    truth = "Real photograph" if answers[0].label == "FAKE" else "AI-generated"
+    box.get_by_text(truth, exact=True).click()
+    box.get_by_label("Made with (optional)").fill("SDXL")
+    box.get_by_text("Share this image").click()
+    box.get_by_role("button", name="Report").click()
+    expect(box.get_by_text("Thank you: reported as")).to_contain_text("with the image")
+    label = "REAL" if truth == "Real photograph" else "FAKE"
+    stored = list((tmp_path / "bentoml" / "feedback" / label / "sdxl").glob("*.jpg"))
+    assert [p.read_bytes() for p in stored] == [files[0].read_bytes()]
     # one request per image: the page never asked /explain
     assert service.answered(endpoint="/predict")
     assert service.answered(endpoint="/explain") == []

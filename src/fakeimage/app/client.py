@@ -5,6 +5,8 @@ The service's contract:
 - ``POST /predict`` with one multipart file field ``image`` (and ``explain=true``) answers
   the JSON of :class:`fakeimage.serving.schemas.Prediction`, the verdict and its occlusion
   map in one request; a bad upload answers 4xx with an error message.
+- ``POST /feedback`` (fields ``request_id``, ``label``, optional ``source``, and ``image`` with
+  ``consent=true``) reports a wrong verdict;
 - ``GET /readyz`` answers 200 once the model is loaded.
 
 Every call is bounded by a timeout. Failures surface as three exceptions the page can show
@@ -115,6 +117,27 @@ def predict(
         ) from None
 
 
+def report_wrong(
+    url: str,
+    request_id: str,
+    label: str,
+    *,
+    source: str = "",
+    image: tuple[str, bytes] | None = None,
+    timeout: float = PREDICT_TIMEOUT_S,
+) -> dict[str, Any]:
+    """POST /feedback: the answer `request_id` was wrong, the image is `label` (REAL or FAKE);
+    `image` (name, bytes) is sent only when given, which the caller does with consent."""
+    parts: dict[str, Any] = {"request_id": (None, request_id), "label": (None, label)}
+    if source:
+        parts["source"] = (None, source)
+    if image is not None:
+        name, data = image
+        parts["consent"] = (None, "true")
+        parts["image"] = (name, data, mimetypes.guess_type(name)[0] or "application/octet-stream")
+    return _post(url, "/feedback", parts, None, timeout).json()
+
+
 def is_ready(url: str, *, timeout: float = READY_TIMEOUT_S) -> bool:
     """True when GET /readyz answers 200, False when the service answers anything else.
 
@@ -132,9 +155,15 @@ def is_ready(url: str, *, timeout: float = READY_TIMEOUT_S) -> bool:
 def _post_image(
     url: str, path: str, name: str, data: bytes, timeout: float, form: dict[str, str] | None
 ) -> requests.Response:
-    base = normalize_url(url)
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    files = {"image": (name or "upload", data, content_type)}
+    return _post(url, path, {"image": (name or "upload", data, content_type)}, form, timeout)
+
+
+def _post(
+    url: str, path: str, files: dict[str, Any], form: dict[str, str] | None, timeout: float
+) -> requests.Response:
+    """A multipart POST: the answer if 200, else BadUpload (4xx) or ServiceError."""
+    base = normalize_url(url)
     try:
         with _session(base) as session:
             response = session.post(

@@ -105,6 +105,43 @@ def _headline(answer: Prediction) -> str:
     return f":{THEME[kind]}[{ICONS[kind]} {wording.verdict_name(answer)}]"
 
 
+def _offer_feedback(url: str, name: str, data: bytes, answer: Prediction, key: str) -> None:
+    """'This verdict is wrong': the true class, the generator if known, and the image only if
+    the person ticks the consent box."""
+    if not answer.request_id:
+        return
+    with (
+        st.expander("This verdict is wrong", icon=":material/flag:"),
+        st.form(key=f"feedback-{key}", border=False),
+    ):
+        truth = st.radio(
+            "What is it really?",
+            ["AI-generated", "Real photograph"],
+            index=0 if answer.label == "REAL" else 1,
+            horizontal=True,
+        )
+        source = st.text_input("Made with (optional)", placeholder="e.g. sdxl, midjourney")
+        consent = st.checkbox(
+            "Share this image so the detector can learn from it (kept for retraining)"
+        )
+        if not st.form_submit_button("Report"):
+            return
+    label = "FAKE" if truth == "AI-generated" else "REAL"
+    try:
+        client.report_wrong(
+            url,
+            answer.request_id,
+            label,
+            source=source.strip().lower(),
+            image=(name, data) if consent else None,
+        )
+    except client.ServiceError as error:
+        st.error(f"The report was not taken: {_escape(error.message)}", icon=":material/error:")
+        return
+    kept = "with the image" if consent else "without the image"
+    st.success(f"Thank you: reported as {truth.lower()}, {kept}.", icon=":material/check:")
+
+
 def _show_answer(data: bytes, answer: Prediction) -> None:
     """The verdict first and largest, the sentence that places it against the threshold, the
     bar, then the upload beside the occlusion map, then the details."""
@@ -253,9 +290,11 @@ def main() -> None:
                 label = f"{index + 1}. {upload.name}: {wording.verdict_name(answer)}"
                 with st.expander(_escape(label)):
                     _show_answer(upload.getvalue(), answer)
+                    _offer_feedback(url, upload.name, upload.getvalue(), answer, str(index))
             else:
                 st.caption(_escape(upload.name))
                 _show_answer(upload.getvalue(), answer)
+                _offer_feedback(url, upload.name, upload.getvalue(), answer, str(index))
 
 
 main()
