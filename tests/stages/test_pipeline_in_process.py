@@ -110,6 +110,14 @@ def _run_stages(*names: str) -> None:
 
 
 def test_train_evaluate_promote_import_the_reference_once(project: Path) -> None:
+    from PIL import Image
+
+    # images people reported (POST /feedback with consent): the regression set
+    for label, shade in (("FAKE", 220), ("REAL", 30)):
+        folder = project / "data" / "feedback" / label / "reported"
+        folder.mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (32, 32), (shade, shade - 10 * i, shade)).save(folder / f"{i}.png")
     _run_stages("train", "evaluate", "promote")
     client = MlflowClient()
     report = json.loads((REPORTS_DIR / "promotion.json").read_text())
@@ -130,7 +138,11 @@ def test_train_evaluate_promote_import_the_reference_once(project: Path) -> None
     assert set(rows) == {"REAL", "FAKE", "FAKE/dcgan"}
     assert sum(row["images"] for row in rows.values()) == 80
     blocked = any(row["blocks"] for row in rows.values())
-    assert report["promoted"] == (report["improvement_lower_bound"] > 0 and not blocked)
+    regression = report["regression"]
+    assert regression["images"] == 6 and 0 <= regression["champion"] <= 1
+    assert regression["passes"] == (regression["challenger"] >= regression["champion"])
+    ahead = report["improvement_lower_bound"] > 0 and not blocked
+    assert report["promoted"] == (ahead and regression["passes"])
 
     # The alias, the exported folder and the registry agree.
     champion = client.get_model_version_by_alias("fake-image-detector", "champion")
@@ -149,6 +161,7 @@ def test_train_evaluate_promote_import_the_reference_once(project: Path) -> None
     challenger = client.get_model_version("fake-image-detector", "2")
     assert challenger.tags["promotion_reason"] == report["reason"]
     assert challenger.tags["source_gates"] == report["source_gates"]
+    assert challenger.tags["regression"].startswith("6 reported images: champion ")
     assert challenger.tags["data_source"] == "embedded" and challenger.description
     # The registry says in words which version serves and why; no local paths.
     took = "Took @champion" if report["promoted"] else "Did not take @champion"

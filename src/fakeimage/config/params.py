@@ -156,6 +156,9 @@ class PromoteParams(Section):
     source_tolerance: Annotated[Real, Field(ge=0, le=1)] = 0.003
     """The most accuracy a challenger may lose on any one source (0.003: 0.3 points), beyond
     which a confident loss keeps the champion (fakeimage.registry.gates)."""
+    regression: str | None = "data/feedback"
+    """The reported images (REAL|FAKE/<source>/, as POST /feedback keeps them) a challenger
+    must judge no worse than the champion (fakeimage.registry.regression); null: none."""
 
 
 class LearnParams(Section):

@@ -21,6 +21,7 @@ from fakeimage.models.keras_detector import Detector, load_detector
 from fakeimage.registry import store
 from fakeimage.registry.gates import summary
 from fakeimage.registry.promotion import Contender, Decision, challenge
+from fakeimage.registry.regression import score_regression
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,10 @@ def promote(
     val: Dataset,
     reference: DetectorFolder,
     scratch: Path,
+    reported: Dataset | None = None,
 ) -> Promotion:
-    """Register the evaluated model, challenge the champion with it, move the alias if it wins."""
+    """Register the evaluated model, challenge the champion with it, move the alias if it wins
+    (and, given the reported images, if it judges them no worse: `registry.regression`)."""
     store.configure_tracking(experiment)
     registry = store.Registry(settings.model_name, settings.alias)
     imported = None
@@ -112,6 +115,13 @@ def promote(
                 "sources": [gate.row() for gate in found.gates],
                 "source_gates": summary(found.gates),
             }
+        if reported is not None:
+            regression = score_regression(
+                _contender(champion, champion_folder), _contender(challenger, evaluated), reported
+            )
+            report["regression"] = regression.row()
+            if decision.promote and not regression.passes:
+                decision = Decision(False, regression.reason())
     if decision.promote:
         registry.crown(version)
         champion, champion_folder = challenger, evaluated
@@ -140,8 +150,14 @@ def promote(
 
 def _tags(report: dict[str, Any]) -> dict[str, str]:
     keys = ("unseen_images", "champion_score", "challenger_score", "source_gates")
-    return {
+    tags = {
         key: f"{report[key]:.4f}" if isinstance(report[key], float) else str(report[key])
         for key in keys
         if key in report
     }
+    if regression := report.get("regression"):
+        tags["regression"] = (
+            f"{regression['images']} reported images: champion {regression['champion']:.4f}, "
+            f"challenger {regression['challenger']:.4f}"
+        )
+    return tags

@@ -25,6 +25,7 @@ from fakeimage.paths import (
     split_path,
 )
 from fakeimage.registry.champion import promote
+from fakeimage.registry.regression import reported_images
 from fakeimage.registry.store import attach_graph
 
 
@@ -39,6 +40,7 @@ def run(params: Params) -> None:
             val,
             DetectorFolder(REFERENCE_DIR),
             Path(scratch),
+            reported_images(Path(settings.regression) if settings.regression else None),
         )
         now = datetime.now(UTC).isoformat(timespec="seconds")
         card = promotion.champion_card(settings, now)
@@ -55,3 +57,8 @@ def run(params: Params) -> None:
     )
     if gates := promotion.report.get("source_gates"):
         print(f"promote: per source, champion -> challenger on unseen validation: {gates}")
+    if regression := promotion.report.get("regression"):
+        print(
+            f"promote: on the {regression['images']} reported images, champion "
+            f"{regression['champion']:.2%} -> challenger {regression['challenger']:.2%} right"
+        )
