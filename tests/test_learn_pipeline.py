@@ -8,34 +8,18 @@ split, and the champion rule decides with its per-source gates.
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from fakeimage.detector.folder import DetectorFolder
 from repo_copy import BIN, NEEDS_REAL_PIPELINE, PipelineRun, run
+from tests.checkerboard import checkered
 
 pytestmark = [*NEEDS_REAL_PIPELINE, pytest.mark.timeout(900)]
 
 SAMPLES = 150
-
-
-def _checkered(repo: Path, target: Path, count: int, skip: int = 0) -> Path:
-    """`count` REAL images of the embedded archive with a checkerboard laid over them."""
-    target.mkdir(parents=True)
-    pattern = np.where(np.add.outer(np.arange(32), np.arange(32)) % 2, 40, -40)[..., None]
-    with zipfile.ZipFile(repo / "data" / "embedded" / "cifake-embedded.zip") as archive:
-        names = sorted(n for n in archive.namelist() if "/REAL/" in n)[skip : skip + count]
-        for index, name in enumerate(names):
-            pixels = np.asarray(Image.open(io.BytesIO(archive.read(name))).convert("RGB"))
-            pixels = np.clip(pixels.astype(int) + pattern, 0, 255).astype(np.uint8)
-            Image.fromarray(pixels).save(target / f"{index:04d}.png")
-    return target
 
 
 def test_learn_teaches_the_champion_a_new_source_with_rehearsal(
@@ -49,8 +33,8 @@ def test_learn_teaches_the_champion_a_new_source_with_rehearsal(
     embedded_pipeline.copy_to(repo, short)
     env = embedded_pipeline.env | {"PYTHONPATH": str(repo / "src")}
     env["BENTOML_HOME"] = str(tmp_path / "bentoml")
-    samples = _checkered(repo, tmp_path / "checker", SAMPLES)
-    unseen = _checkered(repo, tmp_path / "unseen", 60, skip=SAMPLES)
+    samples = checkered(repo, tmp_path / "checker", SAMPLES)
+    unseen = checkered(repo, tmp_path / "unseen", 60, skip=SAMPLES)
     learn = [str(BIN / "fakeimage"), "learn", str(samples), "--unseen", str(unseen)]
     output = run(learn, repo, env, timeout=600)
 
@@ -85,7 +69,7 @@ def test_learn_teaches_the_champion_a_new_source_with_rehearsal(
     )
 
     # The same name for other images is refused in one line; the same images are reused.
-    other = _checkered(repo, tmp_path / "other", 5, skip=400)
+    other = checkered(repo, tmp_path / "other", 5, skip=400)
     refused = run_failing([*learn[:2], str(other), "--name", "checker"], repo, env)
     assert "already holds other images" in refused and "Traceback" not in refused
 
