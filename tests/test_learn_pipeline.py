@@ -15,7 +15,7 @@ import pytest
 
 from fakeimage.detector.folder import DetectorFolder
 from repo_copy import BIN, NEEDS_REAL_PIPELINE, PipelineRun, run
-from tests.checkerboard import checkered
+from tests.learning import checkered, quick_learning_copy
 
 pytestmark = [*NEEDS_REAL_PIPELINE, pytest.mark.timeout(900)]
 
@@ -25,14 +25,7 @@ SAMPLES = 150
 def test_learn_teaches_the_champion_a_new_source_with_rehearsal(
     embedded_pipeline: PipelineRun, tmp_path: Path
 ) -> None:
-    repo = tmp_path / "repo"
-
-    def short(params: dict) -> None:
-        params["learn"].update(epochs=2, replay=0.5)
-
-    embedded_pipeline.copy_to(repo, short)
-    env = embedded_pipeline.env | {"PYTHONPATH": str(repo / "src")}
-    env["BENTOML_HOME"] = str(tmp_path / "bentoml")
+    repo, env = quick_learning_copy(embedded_pipeline, tmp_path)
     samples = checkered(repo, tmp_path / "checker", SAMPLES)
     unseen = checkered(repo, tmp_path / "unseen", 60, skip=SAMPLES)
     learn = [str(BIN / "fakeimage"), "learn", str(samples), "--unseen", str(unseen)]

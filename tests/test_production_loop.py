@@ -20,7 +20,7 @@ import requests
 from PIL import Image
 
 from repo_copy import BIN, NEEDS_REAL_PIPELINE, PipelineRun, run
-from tests.checkerboard import checkered
+from tests.learning import checkered, quick_learning_copy
 from tests.service_process import run_service
 
 pytestmark = [*NEEDS_REAL_PIPELINE, pytest.mark.timeout(900)]
@@ -55,14 +55,7 @@ def _drift(repo: Path, env: dict[str, str], log: Path) -> tuple[int, dict]:
 def test_a_missed_generator_is_noticed_reported_and_learnt_behind_the_gates(
     embedded_pipeline: PipelineRun, tmp_path: Path
 ) -> None:
-    repo = tmp_path / "repo"
-
-    def short(params: dict) -> None:
-        params["learn"].update(epochs=2, replay=0.5)
-
-    embedded_pipeline.copy_to(repo, short)
-    env = embedded_pipeline.env | {"PYTHONPATH": str(repo / "src")}
-    env["BENTOML_HOME"] = str(tmp_path / "bentoml")
+    repo, env = quick_learning_copy(embedded_pipeline, tmp_path)
     log = tmp_path / "answers"
 
     # in-distribution traffic: the held-out test photographs and fakes, shuffled
