@@ -71,7 +71,9 @@ def _process(command: list[str], env: dict[str, str], log: Path) -> Iterator[sub
 
 
 def _base_env() -> dict[str, str]:
-    env = dict(os.environ)
+    """This environment without the service's own settings (other tests' conftests may set
+    them), so the service keeps its answer log and feedback under its BENTOML_HOME."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("FAKEIMAGE_")}
     env.update(
         PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
         NO_PROXY="127.0.0.1,localhost",
