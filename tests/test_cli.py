@@ -142,6 +142,7 @@ def test_predict_says_uncertain_in_the_verdict_column_and_names_bad_files(
     answer = json.loads(capsys.readouterr().out)
     assert answer["file"] == str(image) and answer["label"] == row["lean"]
     assert answer["uncertain"] and answer["reasons"][0]["code"] == "little_detail"
+    assert answer["verdict"] == "UNCERTAIN"
     missing = tmp_path / "missing.png"
     command = ["predict", str(tmp_path / "broken.jpg"), str(missing), "--model", str(folder)]
     assert main(command) == 2

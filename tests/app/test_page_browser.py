@@ -181,7 +181,7 @@ def _screenshot(page, path: Path) -> Path:
 
 
 SENTENCE = re.compile(
-    r"P\(fake\) (0\.\d\d|above 0\.99|below 0\.01): (less than 0\.01|0\.\d\d|at or just) "
+    r"P\(fake\) (0\.\d\d|above 0\.99|below 0\.01): (more than 0\.\d\d|0\.\d\d|at or just|just) "
     r"(above|below) the decision threshold 0\.50"
 )
 """The sentence that places P(fake) against the threshold (the test detector's is 0.50)."""

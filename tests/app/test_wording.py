@@ -40,8 +40,11 @@ def test_numbers_are_no_more_precise_than_the_model(p: float, shown: str, confid
     [
         (0.87, "P(fake) 0.87: 0.32 above the decision threshold 0.55"),
         (0.04, "P(fake) 0.04: 0.51 below the decision threshold 0.55"),
-        (0.548, "P(fake) 0.55: less than 0.01 below the decision threshold 0.55"),
+        (0.548, "P(fake) 0.55: just below the decision threshold 0.55"),
         (0.551, "P(fake) 0.55: at or just above the decision threshold 0.55"),
+        (0.8749, "P(fake) 0.87: 0.32 above the decision threshold 0.55"),  # adds up as shown
+        (0.9995, "P(fake) above 0.99: more than 0.44 above the decision threshold 0.55"),
+        (0.002, "P(fake) below 0.01: more than 0.54 below the decision threshold 0.55"),
     ],
 )
 def test_the_sentence_names_the_side_of_the_threshold(p: float, expected: str) -> None:
@@ -52,7 +55,7 @@ def test_an_uncertain_answer_leans_on_the_side_its_score_is() -> None:
     answer = _answer(0.548, width=400)  # too large: uncertain, just below the threshold
     assert answer.uncertain and wording.verdict_name(answer) == "Uncertain"
     text = wording.summary(answer)
-    assert "below the decision threshold" in text and "leans towards real photograph" in text
+    assert "below the decision threshold" in text and "leans towards a real photograph" in text
     assert wording.colour(answer) == wording.COLOURS["UNCERTAIN"]
     assert wording.reasons(answer) == "too large, not square"
 
@@ -71,3 +74,10 @@ def test_the_occlusion_map_takes_the_uploads_shape() -> None:
     portrait = map_in_shape(buffer.getvalue(), 300, 600)
     assert portrait.size == (DISPLAY_PX // 2, DISPLAY_PX)
     assert map_in_shape(buffer.getvalue(), 32, 32).size == (DISPLAY_PX, DISPLAY_PX)
+
+
+def test_the_side_is_the_verdicts_even_where_rounding_would_flip_it() -> None:
+    answer = _answer(0.5499997, threshold=0.55)  # REAL, yet shown as 0.55
+    assert answer.label == "REAL"
+    assert wording.against_threshold(answer).endswith("just below the decision threshold 0.55")
+    assert wording._threshold(0.9971) == "0.997" and wording._threshold(0.55) == "0.55"

@@ -84,3 +84,11 @@ def test_a_full_disk_costs_no_answer(tmp_path: Path) -> None:
     written, refused = map(int, done.stdout.split())
     assert written > 0 and refused > 0 and written + refused == 100
     assert done.stderr.count("cannot write to") == 1 and "Traceback" not in done.stderr
+
+
+def test_a_record_that_cannot_be_a_line_is_skipped_not_raised(tmp_path: Path) -> None:
+    log = AnswerLog(tmp_path, file_bytes=200, total_bytes=400, retention_s=60)
+    assert not log.append({"prob_fake": float("nan")})
+    assert not log.append({"pad": "x" * 500})  # longer than a file: the bound holds
+    assert log.append({"ok": 1})
+    assert sum(p.stat().st_size for p in log_files(tmp_path)) <= 400

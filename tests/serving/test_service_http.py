@@ -374,6 +374,9 @@ def test_feedback_keeps_the_image_only_with_consent(server: Server) -> None:
     provenance = json.loads(stored.with_suffix(".json").read_text())
     assert (provenance["request_id"], provenance["version"]) == (request_id, "7")
 
+    # the same answer reported again with its image: refused, the first one stays
+    assert_json_error(_feedback(server, fields, image), 409, "already reported")
+
     # a label alone is a report without an image
     label_only = _feedback(server, {"request_id": request_id, "label": "real"})
     assert label_only.status_code == 200 and label_only.json()["image_kept"] is False

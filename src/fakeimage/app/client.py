@@ -135,7 +135,15 @@ def report_wrong(
         name, data = image
         parts["consent"] = (None, "true")
         parts["image"] = (name, data, mimetypes.guess_type(name)[0] or "application/octet-stream")
-    return _post(url, "/feedback", parts, None, timeout).json()
+    response = _post(url, "/feedback", parts, None, timeout)
+    try:
+        return response.json()
+    except ValueError:
+        raise ServiceError(
+            f"the service answered /feedback with something other than JSON: "
+            f"{_shorten(response.text)!r}",
+            status=response.status_code,
+        ) from None
 
 
 def is_ready(url: str, *, timeout: float = READY_TIMEOUT_S) -> bool:

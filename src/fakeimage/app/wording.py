@@ -49,28 +49,36 @@ def colour(answer: Prediction) -> str:
 
 def against_threshold(answer: Prediction) -> str:
     """Where P(fake) lies against the threshold, e.g. 'P(fake) 0.87: 0.32 above the decision
-    threshold 0.55'. The gap is the displayed P(fake)'s own, so the sentence adds up."""
-    shown = probability(answer.prob_fake)
-    side = "above" if answer.prob_fake >= answer.threshold else "below"
-    if answer.prob_fake >= answer.threshold and answer.prob_fake - answer.threshold < 0.005:
-        gap = "at or just"
+    threshold 0.55'. The side is the verdict's own (FAKE: at or above), and the gap is taken
+    between the numbers as shown, so the sentence adds up and never contradicts the label."""
+    side = "above" if answer.label == "FAKE" else "below"
+    shown, threshold = probability(answer.prob_fake), _threshold(answer.threshold)
+    if answer.prob_fake > 1 - LIMIT or answer.prob_fake < LIMIT:
+        bound = 1 - LIMIT if answer.prob_fake > 1 - LIMIT else LIMIT
+        gap = f"more than {abs(bound - round(answer.threshold, 2)):.2f}"
     else:
-        gap = _gap(abs(answer.prob_fake - answer.threshold))
-    return f"P(fake) {shown}: {gap} {side} the decision threshold {answer.threshold:.2f}"
+        difference = abs(round(answer.prob_fake, 2) - round(answer.threshold, 2))
+        gap = f"{difference:.2f}" if difference >= 0.01 else "just"
+        if difference < 0.01 and side == "above":
+            gap = "at or just"
+    return f"P(fake) {shown}: {gap} {side} the decision threshold {threshold}"
 
 
-def _gap(difference: float) -> str:
-    return "less than 0.01" if difference < 0.005 else f"{difference:.2f}"
+def _threshold(value: float) -> str:
+    """Two decimals, or three where two would round to 0.00 or 1.00."""
+    return f"{value:.3f}" if value > 1 - LIMIT / 2 or value < LIMIT / 2 else f"{value:.2f}"
+
+
+LEANS = {"FAKE": "AI-generated", "REAL": "a real photograph"}
 
 
 def summary(answer: Prediction) -> str:
     """One sentence under the headline: what the answer means and how far it is from the line."""
     where = against_threshold(answer)
     if answer.uncertain:
-        lean = VERDICTS[answer.label].lower()
         return (
             f"The model cannot judge this image reliably. {where}, so it leans towards "
-            f"{lean}, but do not rely on that:"
+            f"{LEANS[answer.label]}, but do not rely on that:"
         )
     return f"{where}. Confidence in the verdict: {percent(answer.confidence)}."
 

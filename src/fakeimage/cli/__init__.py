@@ -176,7 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
         "shipped models/reference); scored by ONNX Runtime",
     )
     predict.add_argument(
-        "--json", action="store_true", help="one JSON answer per line, as the service gives"
+        "--json",
+        action="store_true",
+        help="one JSON answer per line: the service's answer plus `verdict` (as in the table)",
     )
     predict.add_argument(
         "--csv", type=Path, metavar="FILE", help="also write the table as CSV to this file"

@@ -50,6 +50,12 @@ def dashboard(args: argparse.Namespace) -> None:
     print(f"dashboard: the runs of {name!r} at {dashboard_url(args.server, found)}")
 
 
+def _window(text: str) -> int:
+    if not text.isdigit() or int(text) < 20:
+        raise argparse.ArgumentTypeError(f"{text!r}: give at least 20 answers")
+    return int(text)
+
+
 def add_commands(commands: argparse._SubParsersAction) -> None:
     """`fakeimage dashboard` and `fakeimage drift`."""
     link = commands.add_parser(
@@ -74,7 +80,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     report.add_argument(
         "--log", type=Path, default=Path("logs/answers"), help="the answer log folder"
     )
-    report.add_argument("--window", type=int, default=500, help="how many latest answers")
+    report.add_argument(
+        "--window", type=_window, default=500, help="how many latest answers (at least 20)"
+    )
     report.add_argument(
         "--model", help="the served model folder (default: models/champion, else reference)"
     )

@@ -158,9 +158,9 @@ def predict(paths: Sequence[Path], model: str | None, *, as_json: bool, table: P
         if not as_json:
             print("\t".join(row.cells()), flush=True)
         elif isinstance(answer, Row):
-            print(json.dumps({"file": row.file, "error": row.reasons}))
+            print(json.dumps({"file": row.file, "verdict": "ERROR", "error": row.reasons}))
         else:
-            print(answer.model_dump_json())
+            print(json.dumps({"verdict": row.verdict, **answer.model_dump(mode="json")}))
     if not rows:
         raise UserError("no images given: pass image files, folders or zip/tar archives")
     if table is not None:

@@ -1,8 +1,9 @@
 """The answer log: every answer the service gives, one JSON line each, in rotated files.
 
-Bounded three ways: a file is closed once it would pass `file_bytes`; closed files older
-than the retention are deleted; and the oldest closed files go whenever the folder would
-pass `total_bytes` (which leaves room for the open file, so the folder never exceeds it).
+Bounded three ways: a file is closed once it would pass `file_bytes` (or is a day old);
+closed files older than the retention are deleted at each rotation; and the oldest closed
+files go whenever the folder would pass `total_bytes` (which leaves room for the open file, so
+the folder never exceeds it; a record longer than a file is not logged).
 Logging must never cost an answer: a folder that cannot be written (full disk, no
 permission) is reported once in the server log, the answers go out unlogged (not even tried
 for `retry_s`, so a failing disk costs nothing), and writing resumes (reported again) once
@@ -17,13 +18,15 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 logger = logging.getLogger("bentoml.fakeimage")
 
 PREFIX = "answers-"
+DAY = 86400.0
+"""The open file is also closed after a day, so that retention can delete old answers."""
 SUFFIX = ".jsonl"
 
 
@@ -52,16 +55,27 @@ class AnswerLog:
         self._path: Path | None = None
         self._size = 0
         self._count = 0
+        self._opened = 0.0
         self._failing = False
 
     def append(self, record: dict[str, Any]) -> bool:
-        """Write one answer; False (and a log line the first time) if the folder refuses it."""
-        line = (json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n").encode()
+        """Write one answer; False (and a log line the first time) if the folder refuses it,
+        or if the record cannot be a line of the log (not JSON, or longer than a file)."""
+        try:
+            line = (json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n").encode()
+        except (TypeError, ValueError) as exc:
+            logger.warning("answer log: an answer was not logged (%s)", exc)
+            return False
+        if len(line) > self.file_bytes:
+            logger.warning("answer log: an answer of %d bytes exceeds a file", len(line))
+            return False
         with self._lock:
-            if self._failing and time.monotonic() < self._retry_at:
+            now = time.monotonic()
+            if self._failing and now < self._retry_at:
                 return False
             try:
-                if self._handle is None or self._size + len(line) > self.file_bytes:
+                stale = now - self._opened > min(DAY, self.retention_s)
+                if self._handle is None or stale or self._size + len(line) > self.file_bytes:
                     self._rotate()
                 assert self._handle is not None
                 self._handle.write(line)
@@ -101,21 +115,22 @@ class AnswerLog:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         self._path = self.folder / f"{PREFIX}{stamp}-{os.getpid()}-{self._count:06d}{SUFFIX}"
         self._handle = self._path.open("ab")
+        self._opened = time.monotonic()
 
     def _prune(self) -> None:
         """Delete files past the retention, then the oldest until a new file fits the bound."""
         now = time.time()
-        files = sorted(log_files(self.folder), key=lambda p: (p.stat().st_mtime, p.name))
+        files = sorted(_stats(log_files(self.folder)), key=lambda f: (f[1].st_mtime, f[0].name))
         kept = []
-        for path in files:
-            if now - path.stat().st_mtime > self.retention_s:
+        for path, stat in files:
+            if now - stat.st_mtime > self.retention_s:
                 path.unlink(missing_ok=True)
             else:
-                kept.append(path)
-        total = sum(p.stat().st_size for p in kept)
+                kept.append((path, stat.st_size))
+        total = sum(size for _, size in kept)
         while kept and total > self.total_bytes - self.file_bytes:
-            oldest = kept.pop(0)
-            total -= oldest.stat().st_size
+            oldest, size = kept.pop(0)
+            total -= size
             oldest.unlink(missing_ok=True)
 
 
@@ -126,19 +141,39 @@ def log_files(folder: Path) -> list[Path]:
     return [p for p in folder.iterdir() if p.name.startswith(PREFIX) and p.name.endswith(SUFFIX)]
 
 
-def read_answers(folder: Path, *, last: int | None = None) -> list[dict[str, Any]]:
-    """The logged answers in time order (the `last` ones if given); unreadable lines (a file
-    cut by a crash mid-line) are skipped."""
-    answers = list(_records(sorted(log_files(folder), key=lambda p: p.name)))
+def read_answers(
+    folder: Path, *, last: int | None = None, keep: Callable[[dict[str, Any]], bool] | None = None
+) -> list[dict[str, Any]]:
+    """The logged answers (those `keep` accepts) in time order, the `last` ones if given: the
+    newest files are read first, and only as many as that takes. Unreadable lines (a file cut
+    by a crash mid-line) and files rotated away meanwhile are skipped."""
+    newest_first = sorted(_stats(log_files(folder)), key=lambda f: -f[1].st_mtime)
+    answers: list[dict[str, Any]] = []
+    for path, _ in newest_first:
+        answers += [r for r in _records(path) if keep is None or keep(r)]
+        if last and len(answers) >= last:
+            break
     answers.sort(key=lambda record: record.get("time", ""))
     return answers[-last:] if last else answers
 
 
-def _records(files: list[Path]) -> Iterator[dict[str, Any]]:
-    for path in files:
+def _records(path: Path) -> Iterator[dict[str, Any]]:
+    try:
         with path.open("rb") as handle:
-            for line in handle:
-                try:
-                    yield json.loads(line)
-                except ValueError:
-                    continue
+            lines = handle.readlines()
+    except FileNotFoundError:
+        return
+    for line in lines:
+        try:
+            yield json.loads(line)
+        except ValueError:
+            continue
+
+
+def _stats(paths: list[Path]) -> list[tuple[Path, os.stat_result]]:
+    """Each path with its stat, leaving out files another process deleted meanwhile."""
+    found = []
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            found.append((path, path.stat()))
+    return found

@@ -17,7 +17,7 @@ over in-distribution windows stays at most alpha.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,8 @@ ALPHA = 0.01
 PERMUTATIONS = 500
 CHECKS = 3
 """The tests run; each is held to ALPHA / CHECKS."""
+MMD_ROWS = 1000
+"""The feature test compares at most this many answers with twice as many reference ones."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,8 @@ class Check:
     """One test: its statistic, p-value, and what each side looks like."""
 
     name: str
-    statistic: float
+    statistic: float | None
+    """The test's statistic (None where it is undefined, e.g. Fisher's odds with a zero)."""
     p_value: float
     reference: float
     window: float
@@ -79,6 +82,8 @@ class DriftReport:
     reference: int
     alpha: float
     checks: list[Check]
+    skipped: list[str] = field(default_factory=list)
+    """Tests that could not run, and why."""
 
     @property
     def drifted(self) -> bool:
@@ -105,6 +110,7 @@ class DriftReport:
             "reference": self.reference,
             "alpha": self.alpha,
             "checks": [asdict(check) for check in self.checks],
+            "skipped": self.skipped,
         }
 
 
@@ -172,17 +178,22 @@ def compare(
     checks.append(
         Check(
             "uncertain share",
-            float(odds) if np.isfinite(odds) else 0.0,
+            float(odds) if np.isfinite(odds) else None,
             float(p_uncertain),
             float(reference.uncertain.mean()),
             float(window.uncertain.mean()),
             bool(p_uncertain < level),
         )
     )
-    rows = window.summary[np.isfinite(window.summary).all(axis=1)]
-    base = reference.sample(2 * len(window), rng).summary
+    # MMD's matrices grow with the square of the samples: at most MMD_ROWS answers
+    rows = window.sample(MMD_ROWS, rng).summary
+    rows = rows[np.isfinite(rows).all(axis=1)]
+    base = reference.sample(2 * len(rows), rng).summary
     base = base[np.isfinite(base).all(axis=1)]
-    if len(rows) >= 20 and len(base) >= 20 and rows.shape[1] == base.shape[1] > 0:
+    skipped = []
+    if not (len(rows) >= 20 and len(base) >= 20 and rows.shape[1] == base.shape[1] > 0):
+        skipped.append("features: the answers or the model carry no feature summaries")
+    else:
         mmd, p_features = mmd_test(rows, base, permutations, rng)
         centre = base.mean(axis=0)
         spread = (
@@ -190,4 +201,4 @@ def compare(
             float(np.linalg.norm(rows - centre, axis=1).mean()),
         )
         checks.append(Check("features", mmd, p_features, *spread, bool(p_features < level)))
-    return DriftReport(len(window), len(reference), alpha, checks)
+    return DriftReport(len(window), len(reference), alpha, checks, skipped)

@@ -53,7 +53,7 @@ def measure_drift(
 ) -> Drift:
     """Compare the log's last `window` answers from this detector's version with its answers
     on the reference images."""
-    answers = [r for r in read_answers(log) if r.get("version") == detector.version]
+    answers = read_answers(log, last=window, keep=lambda r: r.get("version") == detector.version)
     if len(answers) < window:
         raise UserError(
             f"{log} holds {len(answers)} answers from {detector.name} version "
@@ -63,7 +63,7 @@ def measure_drift(
     if len(images) > REFERENCE_IMAGES:
         images = images[np.sort(rng.choice(len(images), REFERENCE_IMAGES, replace=False))]
     reference = reference_stream(detector, images)
-    recent = Stream.of_records(answers[-window:])
+    recent = Stream.of_records(answers)
     return Drift(compare(reference, recent, seed=seed), reference, recent)
 
 

@@ -232,9 +232,11 @@ class Registry:
         for key, value in {**base, **tags}.items():
             self.client.set_model_version_tag(self.name, version, key, value)
         if champion := self.champion():
-            reason = champion.tags.get("promotion_reason") or tags.get("promotion_reason", "")
             summary = f"{MODEL_DESCRIPTION} Served: version {champion.version} (@{self.alias})"
-            self.client.update_registered_model(self.name, f"{summary}: {reason}.")
+            reason = champion.tags.get("promotion_reason")
+            self.client.update_registered_model(
+                self.name, f"{summary}: {reason}." if reason else f"{summary}."
+            )
 
     def retire(self, version: str, successor: str) -> None:
         """Say on a version that lost the alias which one took it."""

@@ -22,7 +22,7 @@ from fakeimage.data.images import BadImageError, decode_image
 from fakeimage.data.layout import CLASS_NAMES
 from fakeimage.serving.errors import RequestError
 from fakeimage.serving.schemas import ModelInfo
-from fakeimage.serving.settings import ServingSettings
+from fakeimage.serving.settings import MB, ServingSettings
 from fakeimage.serving.uploads import Upload, read_upload
 
 REPORTS = "reports.jsonl"
@@ -78,16 +78,17 @@ def take_feedback(
         )
     if image is None and consent:
         raise RequestError(422, "consent=true but no image: send the image as field 'image'")
-    kept = _store_image(folder, request_id, label, source, model, image, settings)
-    report = _provenance(request_id, label, source, model) | {"image_kept": kept}
-    line = json.dumps(report) + "\n"
+    stored = _store_image(folder, request_id, label, source, model, image, settings)
+    report = _provenance(request_id, label, source, model) | {"image_kept": stored is not None}
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with _APPEND, (folder / REPORTS).open("a") as handle:
-            handle.write(line)
+            handle.write(json.dumps(report) + "\n")  # one write: a whole line or nothing
     except OSError as exc:
+        for path in (stored, stored.with_suffix(".json")) if stored else ():
+            path.unlink(missing_ok=True)  # no image without its report
         raise RequestError(503, f"feedback cannot be stored here now ({exc.strerror})") from None
-    return Receipt(request_id=request_id, label=label, source=source, image_kept=kept)
+    return Receipt(request_id=request_id, label=label, source=source, image_kept=stored is not None)
 
 
 def _store_image(
@@ -98,22 +99,36 @@ def _store_image(
     model: ModelInfo,
     image: Upload | None,
     settings: ServingSettings,
-) -> bool:
+) -> Path | None:
+    """The consented image, stored byte for byte with its provenance; its path."""
     if image is None:
-        return False
+        return None
     data = read_upload(image, settings.max_upload_bytes, image.name)
     try:
-        kind = decode_image(data, max_pixels=settings.max_pixels).format
+        kind = decode_image(data, max_pixels=settings.max_pixels).format or ""
     except (BadImageError, OSError) as exc:
         raise RequestError(422, f"the image cannot be read: {exc}") from None
-    target = folder / label / source / f"{request_id}{_SUFFIXES.get(kind or '', '.png')}"
+    if kind not in _SUFFIXES:
+        raise RequestError(415, f"{kind} images are not kept: send JPEG, PNG, WebP, GIF or TIFF")
+    target = folder / label / source / f"{request_id}{_SUFFIXES[kind]}"
+    if target.exists():
+        raise RequestError(409, "this answer was already reported with its image")
+    if _size(folder) + len(data) > settings.feedback_max_mb * MB:
+        raise RequestError(
+            507, f"the feedback folder is full ({settings.feedback_max_mb:g} MB): not kept"
+        )
     provenance = _provenance(request_id, label, source, model) | {"file": image.name}
     try:
         write_bytes(target, data)
         write_text(target.with_suffix(".json"), json.dumps(provenance, indent=2) + "\n")
     except OSError as exc:
+        target.unlink(missing_ok=True)
         raise RequestError(503, f"feedback cannot be stored here now ({exc.strerror})") from None
-    return True
+    return target
+
+
+def _size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
 
 
 def _provenance(request_id: str, label: str, source: str, model: ModelInfo) -> dict:

@@ -3,8 +3,8 @@
 Prometheus series (beside BentoML's own):
 - `fakeimage_answers_total{verdict, model_version}`: answers by verdict (REAL, FAKE, UNCERTAIN);
 - `fakeimage_uncertain_total{reason}`: uncertain answers by reason (an answer may count under
-  several), so `rate(fakeimage_uncertain_total[1h]) / ignoring(reason)
-  sum(rate(fakeimage_answers_total[1h]))` is the share of answers uncertain for each reason;
+  several), so `sum by (reason) (rate(fakeimage_uncertain_total[1h])) / ignoring(reason)
+  group_left sum(rate(fakeimage_answers_total[1h]))` is the share uncertain for each reason;
 - `fakeimage_prob_fake`: a histogram of calibrated P(fake) in twentieths;
 - `fakeimage_model_info{name, version, threshold}`: 1 for the model being served.
 """

@@ -244,7 +244,9 @@ class FakeImageDetector:
                 scores[:, :2], details, prepared, images, strict=True
             )
         ]
-        self.monitor.observe("/predict_batch", answers, scores[:, 2:])
+        await anyio.to_thread.run_sync(
+            self.monitor.observe, "/predict_batch", answers, scores[:, 2:]
+        )
         return answers  # type: ignore[return-value]
 
     @bentoml.api(route="/explain")
@@ -258,6 +260,7 @@ class FakeImageDetector:
             "X-FakeImage-Confidence": f"{answer.confidence:.6f}",
             "X-FakeImage-Uncertain": str(answer.uncertain).lower(),
             "X-FakeImage-Model": f"{self.info.name}@{self.info.version}",
+            "X-FakeImage-Request-Id": answer.request_id or "",
         }
         if answer.reasons:
             headers["X-FakeImage-Reasons"] = ",".join(r.code for r in answer.reasons)

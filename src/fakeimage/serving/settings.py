@@ -56,6 +56,9 @@ class ServingSettings(BaseSettings):
     """Where POST /feedback stores reports (REAL|FAKE/<source>/, as a labelled source);
     empty: /feedback answers 503."""
 
+    feedback_max_mb: float = Field(1024.0, ge=0.001)
+    """A report whose image would take the feedback folder past this size is refused (507)."""
+
     @field_validator("log_dir", "feedback_dir", mode="before")
     @classmethod
     def _empty_is_off(cls, value: object) -> object:
