@@ -127,7 +127,10 @@ def test_train_evaluate_promote_import_the_reference_once(project: Path) -> None
     assert report["previous_champion_version"] == "1" and report["challenger_version"] == "2"
     reference = client.get_model_version("fake-image-detector", "1")
     assert reference.tags["promotion"] == "imported"
-    assert client.get_run(reference.run_id).data.tags["imported"] == "true"
+    imported = client.get_run(reference.run_id).data.tags
+    assert imported["imported"] == "true"
+    assert imported["mlflow.note.content"].startswith("The shipped reference (")
+    assert "| test accuracy | ROC-AUC |" in imported["mlflow.note.content"]
 
     # Both scored on the same validation images, minus the 40 the reference trained on.
     assert report["seen_by_champion"] == 40 and report["seen_by_challenger"] == 0

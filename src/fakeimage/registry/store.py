@@ -251,6 +251,8 @@ class Registry:
         card = folder.card()
         tags = {**provenance_tags(), **card_tags(card), "imported": "true"}
         tags["imported_from"] = str(folder.path)
+        shipped = f"The shipped reference ({folder.path}), imported as the first champion."
+        tags[NOTE_TAG] = f"{shipped}\n\n{run_summary(card)}"
         experiment_id = mlflow.set_experiment(experiment).experiment_id
         with mlflow.start_run(
             experiment_id=experiment_id, run_name="reference (imported)", tags=tags
