@@ -11,7 +11,9 @@ Two processes, one entry point:
 
 Endpoints: POST /predict (multipart field `image`; `explain=true` adds the occlusion map),
 POST /predict_batch (field `images`, repeated), POST /explain (field `image`, answers the map
-as a PNG); BentoML's /livez, /readyz and /metrics. Limits come from FAKEIMAGE_* environment
+as a PNG), POST /feedback (a wrong verdict reported, `serving.feedback`); BentoML's /livez,
+/readyz and /metrics, with the answers' own signals (`serving.monitor`). Every answer is
+logged (`monitoring.answer_log`). Limits come from FAKEIMAGE_* environment
 variables (`settings.ServingSettings`). Both processes declare the model they serve, a BentoML
 store model (see `bento_store`) named by the Bento argument `model_tag`: `fakeimage serve`
 stores it and passes it, `bentoml build --arg model_tag=...` keeps it in the Bento. Importing
