@@ -400,6 +400,8 @@ def test_feedback_keeps_the_image_only_with_consent(server: Server) -> None:
     assert_json_error(_feedback(server, consent_only), 422, "no image")
     not_image = {**consent_only}
     assert_json_error(_feedback(server, not_image, b"not an image"), 422, "cannot be read")
+    form = requests.post(f"{server.url}/feedback", data=no_consent, timeout=REQUEST_TIMEOUT_S)
+    assert_json_error(form, 415, "multipart/form-data fields request_id and label")
     missing = _feedback(server, {"label": "FAKE"})
     assert 400 <= missing.status_code < 500, missing.text
     assert sorted(p.name for p in folder.rglob("*")) == before

@@ -149,13 +149,13 @@ def predict(paths: Sequence[Path], model: str | None, *, as_json: bool, table: P
         f"FAKE when P(fake) >= {detector.threshold:.4f}",
         file=sys.stderr,
     )
-    if not as_json:
-        print("\t".join(COLUMNS))
     rows: list[Row] = []
     for answer in answer_rows(detector, gather(paths)):
         row = answer if isinstance(answer, Row) else Row.of(answer)
         rows.append(row)
         if not as_json:
+            if len(rows) == 1:  # the header with the first row: an error before it leaves none
+                print("\t".join(COLUMNS))
             print("\t".join(row.cells()), flush=True)
         elif isinstance(answer, Row):
             print(json.dumps({"file": row.file, "verdict": "ERROR", "error": row.reasons}))
