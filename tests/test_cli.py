@@ -350,3 +350,10 @@ def test_learn_takes_its_overrides_as_key_equals_value(capsys: pytest.CaptureFix
     with pytest.raises(SystemExit):
         build_parser().parse_args(["learn", "samples", "--set", "train.epochs"])
     assert "is not KEY=VALUE" in capsys.readouterr().err
+
+
+def test_drift_refuses_what_it_cannot_judge_in_one_line(tmp_path: Path) -> None:
+    small = _run(tmp_path, "drift", "--window", "5")
+    assert small.returncode == 2 and "give at least 20 answers" in small.stderr
+    missing = _run(tmp_path, "drift", "--reference", str(tmp_path / "absent.npz"))
+    _assert_one_line_error(missing, "absent.npz not found: run `make run`, or pass --reference")
