@@ -27,6 +27,7 @@ import pytest
 from PIL import Image
 
 from fakeimage import QUIET_ENVIRONMENT
+from fakeimage.data.metadata import strip_metadata
 from repo_copy import REPO_ROOT, SAMPLE
 from tests.browser import chromium
 from tests.service_process import (
@@ -318,7 +319,7 @@ def test_page_shows_verdicts_for_a_fake_and_a_real_image(
     expect(box.get_by_text("Thank you: reported as")).to_contain_text("with the image")
     label = "REAL" if truth == "Real photograph" else "FAKE"
     stored = list((tmp_path / "bentoml" / "feedback" / label / "sdxl").glob("*.jpg"))
-    assert [p.read_bytes() for p in stored] == [files[0].read_bytes()]
+    assert [p.read_bytes() for p in stored] == [strip_metadata(files[0].read_bytes())]
     # one request per image: the page never asked /explain
     assert service.answered(endpoint="/predict")
     assert service.answered(endpoint="/explain") == []

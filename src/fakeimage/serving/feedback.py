@@ -2,8 +2,9 @@
 
 Every report is appended to `<feedback folder>/reports.jsonl` (request id, true label,
 source, time, the model that answered here). The image is kept only when the caller sends it
-with `consent=true`: then it lands as `<LABEL>/<source>/<request id>.<ext>` with its
-provenance beside it (`<request id>.json`), the layout the pipeline and `fakeimage learn`
+with `consent=true`: then it lands, its metadata (EXIF, GPS, comments) removed and its pixels
+untouched, as `<LABEL>/<source>/<request id>.<ext>` with its provenance beside it
+(`<request id>.json`), the layout the pipeline and `fakeimage learn`
 take as a source. An image sent without consent is refused, not silently dropped.
 """
 
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from fakeimage.atomic import write_bytes, write_text
 from fakeimage.data.images import BadImageError, decode_image
 from fakeimage.data.layout import CLASS_NAMES
+from fakeimage.data.metadata import strip_metadata
 from fakeimage.serving.errors import RequestError
 from fakeimage.serving.schemas import ModelInfo
 from fakeimage.serving.settings import MB, ServingSettings
@@ -100,7 +102,8 @@ def _store_image(
     image: Upload | None,
     settings: ServingSettings,
 ) -> Path | None:
-    """The consented image, stored byte for byte with its provenance; its path."""
+    """The consented image, stored with its provenance and without its metadata (EXIF, GPS:
+    `data.metadata`, pixels untouched); its path."""
     if image is None:
         return None
     data = read_upload(image, settings.max_upload_bytes, image.name)
@@ -117,9 +120,14 @@ def _store_image(
         raise RequestError(
             507, f"the feedback folder is full ({settings.feedback_max_mb:g} MB): not kept"
         )
+    cleaned = strip_metadata(data)
+    try:
+        decode_image(cleaned, max_pixels=settings.max_pixels)
+    except (BadImageError, OSError):
+        raise RequestError(422, "the image's metadata could not be removed: not kept") from None
     provenance = _provenance(request_id, label, source, model) | {"file": image.name}
     try:
-        write_bytes(target, data)
+        write_bytes(target, cleaned)
         write_text(target.with_suffix(".json"), json.dumps(provenance, indent=2) + "\n")
     except OSError as exc:
         target.unlink(missing_ok=True)
