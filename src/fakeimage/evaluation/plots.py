@@ -16,6 +16,7 @@ from sklearn import metrics as skm
 from fakeimage.data.layout import CLASS_NAMES
 from fakeimage.detector.verdict import predicted_labels
 from fakeimage.evaluation.metrics import calibration_curve
+from fakeimage.figures import save_figure
 
 
 def plot_records(
@@ -42,14 +43,6 @@ def plot_records(
     }
 
 
-def _save(figure: plt.Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
-
-
 def draw_figures(
     records: dict[str, list[dict[str, Any]]],
     metrics: dict[str, Any],
@@ -69,20 +62,20 @@ def draw_figures(
     axis.set(
         xlabel="predicted", ylabel="actual", title=f"Confusion (t = {metrics['threshold']:.3f})"
     )
-    paths.append(_save(figure, directory / "confusion_matrix.png"))
+    paths.append(save_figure(figure, directory / "confusion_matrix.png"))
 
     figure, axis = plt.subplots(figsize=(4, 4))
     axis.plot([r["fpr"] for r in records["roc"]], [r["tpr"] for r in records["roc"]])
     axis.plot([0, 1], [0, 1], linestyle=":", color="grey")
     axis.set(xlabel="false positive rate", ylabel="true positive rate (FAKE)")
     axis.set_title(f"ROC, AUC = {metrics['roc_auc']:.4f}")
-    paths.append(_save(figure, directory / "roc.png"))
+    paths.append(save_figure(figure, directory / "roc.png"))
 
     figure, axis = plt.subplots(figsize=(4, 4))
     pr = records["precision_recall"]
     axis.plot([r["recall"] for r in pr], [r["precision"] for r in pr])
     axis.set(xlabel="recall (FAKE)", ylabel="precision", title=f"PR, AP = {metrics['pr_auc']:.4f}")
-    paths.append(_save(figure, directory / "precision_recall.png"))
+    paths.append(save_figure(figure, directory / "precision_recall.png"))
 
     figure, axis = plt.subplots(figsize=(4, 4))
     calibration = records["calibration"]
@@ -94,7 +87,7 @@ def draw_figures(
     )
     axis.set(xlabel="mean P(FAKE)", ylabel="observed FAKE fraction")
     axis.set_title(f"Calibration, ECE = {metrics['ece']:.4f}")
-    paths.append(_save(figure, directory / "calibration.png"))
+    paths.append(save_figure(figure, directory / "calibration.png"))
 
     # Horizontal bars: a corruption's name is read along its own row, however many there are.
     names = ["clean", *robustness]
@@ -104,7 +97,7 @@ def draw_figures(
     axis.bar_label(bars, labels=[f"{a:.3f}" for a in accuracy], padding=2, fontsize=8)
     axis.invert_yaxis()  # clean first, then the sweep in its order
     axis.set(xlabel="test accuracy", xlim=(0, 1.1), title="Robustness to corruptions")
-    paths.append(_save(figure, directory / "robustness.png"))
+    paths.append(save_figure(figure, directory / "robustness.png"))
 
     if records.get("sources"):
         paths.append(_draw_sources(records["sources"], directory / "sources.png"))
@@ -115,7 +108,7 @@ def draw_figures(
         axis.plot([c["coverage"] for c in curve], [c["accuracy"] for c in curve])
         axis.set(xlabel="coverage (share of answers kept)", ylabel="accuracy on those kept")
         axis.set_title("Selective accuracy")
-        paths.append(_save(figure, directory / "coverage_accuracy.png"))
+        paths.append(save_figure(figure, directory / "coverage_accuracy.png"))
     return paths
 
 
@@ -138,7 +131,7 @@ def _draw_sources(rows: list[dict[str, Any]], path: Path) -> Path:
     axis.set(xlim=(0, 1), xlabel="share of the source's test images", title="Per source")
     axis.invert_yaxis()
     axis.legend(loc="lower right", fontsize="small")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def draw_history(history: dict[str, list[float]], path: Path) -> Path:
@@ -150,4 +143,4 @@ def draw_history(history: dict[str, list[float]], path: Path) -> Path:
         axis.plot(epochs, history[f"val_{key}"], label="validation")
         axis.set(xlabel="epoch", ylabel=key)
         axis.legend()
-    return _save(figure, path)
+    return save_figure(figure, path)

@@ -8,7 +8,6 @@ window is the last answers the log holds from that model version.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,7 +73,7 @@ def draw(drift: Drift, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from fakeimage.atomic import write_bytes
+    from fakeimage.figures import save_figure
 
     figure, (probs, shares, features) = plt.subplots(1, 3, figsize=(12, 3.6))
     bins = np.linspace(0, 1, 21)
@@ -93,10 +92,4 @@ def draw(drift: Drift, path: Path) -> Path:
     features.legend(fontsize=8)
     verdict = drift.report.verdict()
     figure.suptitle(verdict if len(verdict) < 140 else verdict[:137] + "...", fontsize=9)
-    figure.tight_layout()
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
-    write_bytes(path, buffer.getvalue())
-    return path
+    return save_figure(figure, path)
