@@ -398,8 +398,11 @@ def test_feedback_keeps_the_image_only_with_consent(server: Server) -> None:
     assert_json_error(_feedback(server, bad_source), 422, "source must be")
     consent_only = {"request_id": request_id, "label": "FAKE", "consent": "true"}
     assert_json_error(_feedback(server, consent_only), 422, "no image")
-    not_image = {**consent_only}
-    assert_json_error(_feedback(server, not_image, b"not an image"), 422, "cannot be read")
+    made_up = {"request_id": "0" * 32, "label": "FAKE"}
+    assert_json_error(_feedback(server, made_up), 422, "not one this service gave")
+    other = encode(noise(32, 32, seed=10), "PNG")
+    assert_json_error(_feedback(server, consent_only, other), 422, "not the one answered")
+    assert_json_error(_feedback(server, consent_only, b"not an image"), 422, "not the one")
     form = requests.post(f"{server.url}/feedback", data=no_consent, timeout=REQUEST_TIMEOUT_S)
     assert_json_error(form, 415, "multipart/form-data fields request_id and label")
     missing = _feedback(server, {"label": "FAKE"})

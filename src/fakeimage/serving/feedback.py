@@ -14,6 +14,7 @@ import datetime
 import json
 import re
 import threading
+import time
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -23,6 +24,7 @@ from fakeimage.data.images import BadImageError, decode_image
 from fakeimage.data.layout import CLASS_NAMES
 from fakeimage.data.metadata import strip_metadata
 from fakeimage.serving.errors import RequestError
+from fakeimage.serving.request_ids import RequestIds, image_digest
 from fakeimage.serving.schemas import ModelInfo
 from fakeimage.serving.settings import MB, ServingSettings
 from fakeimage.serving.uploads import Upload, read_upload
@@ -51,6 +53,7 @@ class Receipt(BaseModel):
 def take_feedback(
     settings: ServingSettings,
     model: ModelInfo,
+    ids: RequestIds,
     request_id: str,
     label: str,
     source: str,
@@ -64,6 +67,10 @@ def take_feedback(
     request_id = request_id.strip().lower()
     if not _REQUEST_ID.fullmatch(request_id):
         raise RequestError(422, "request_id must be the 32-hex-digit id of an answer")
+    if not ids.issued(request_id):
+        raise RequestError(
+            422, "request_id is not one this service gave: copy it from the answer you report"
+        )
     label = label.strip().upper()
     if label not in CLASS_NAMES:
         raise RequestError(422, f"label must be REAL or FAKE (the true class), not {label!r}")
@@ -80,7 +87,7 @@ def take_feedback(
         )
     if image is None and consent:
         raise RequestError(422, "consent=true but no image: send the image as field 'image'")
-    stored = _store_image(folder, request_id, label, source, model, image, settings)
+    stored = _store_image(folder, ids, request_id, label, source, model, image, settings)
     report = _provenance(request_id, label, source, model) | {"image_kept": stored is not None}
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -95,6 +102,7 @@ def take_feedback(
 
 def _store_image(
     folder: Path,
+    ids: RequestIds,
     request_id: str,
     label: str,
     source: str,
@@ -107,6 +115,12 @@ def _store_image(
     if image is None:
         return None
     data = read_upload(image, settings.max_upload_bytes, image.name)
+    if not ids.answered(request_id, image_digest(data)):
+        raise RequestError(
+            422,
+            "this image is not the one answered under request_id: send the very file you "
+            "uploaded (not a re-saved or resized copy)",
+        )
     try:
         kind = decode_image(data, max_pixels=settings.max_pixels).format or ""
     except (BadImageError, OSError) as exc:
@@ -116,7 +130,7 @@ def _store_image(
     target = folder / label / source / f"{request_id}{_SUFFIXES[kind]}"
     if target.exists():
         raise RequestError(409, "this answer was already reported with its image")
-    if _size(folder) + len(data) > settings.feedback_max_mb * MB:
+    if _USAGE.size(folder) + len(data) > settings.feedback_max_mb * MB:
         raise RequestError(
             507, f"the feedback folder is full ({settings.feedback_max_mb:g} MB): not kept"
         )
@@ -129,14 +143,43 @@ def _store_image(
     try:
         write_bytes(target, cleaned)
         write_text(target.with_suffix(".json"), json.dumps(provenance, indent=2) + "\n")
+        _USAGE.add(folder, len(cleaned))
     except OSError as exc:
         target.unlink(missing_ok=True)
         raise RequestError(503, f"feedback cannot be stored here now ({exc.strerror})") from None
     return target
 
 
-def _size(folder: Path) -> int:
+class _Usage:
+    """The feedback folder's size: walked at most once a minute, plus what this process kept
+    since, so that a report does not stat every file of a folder that may hold 100,000 (other
+    workers' images are counted at the next walk)."""
+
+    WALK_EVERY_S = 60.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sizes: dict[Path, tuple[float, int]] = {}
+
+    def size(self, folder: Path) -> int:
+        with self._lock:
+            walked, size = self._sizes.get(folder, (-self.WALK_EVERY_S, 0))
+            if time.monotonic() - walked >= self.WALK_EVERY_S:
+                walked, size = time.monotonic(), _walk(folder)
+                self._sizes[folder] = walked, size
+            return size
+
+    def add(self, folder: Path, size: int) -> None:
+        with self._lock:
+            walked, before = self._sizes.get(folder, (-self.WALK_EVERY_S, 0))
+            self._sizes[folder] = walked, before + size
+
+
+def _walk(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
+
+
+_USAGE = _Usage()
 
 
 def _provenance(request_id: str, label: str, source: str, model: ModelInfo) -> dict:

@@ -12,7 +12,6 @@ Prometheus series (beside BentoML's own):
 from __future__ import annotations
 
 import datetime
-import uuid
 from collections.abc import Sequence
 
 import bentoml
@@ -42,10 +41,6 @@ MODEL = bentoml.metrics.Gauge(
     documentation="1 for the model being served",
     labelnames=["name", "version", "threshold"],
 )
-
-
-def new_request_id() -> str:
-    return uuid.uuid4().hex
 
 
 class Monitor:

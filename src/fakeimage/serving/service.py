@@ -48,7 +48,8 @@ from fakeimage.serving.guard import (
     answers_request_errors,
     requests_in_flight,
 )
-from fakeimage.serving.monitor import Monitor, new_request_id
+from fakeimage.serving.monitor import Monitor
+from fakeimage.serving.request_ids import RequestIds
 from fakeimage.serving.schemas import (
     Explanation,
     FilePrediction,
@@ -154,6 +155,7 @@ class FakeImageDetector:
         )
         self.summary = Summary.of(detector.stats) if detector.stats is not None else None
         self.monitor = Monitor(SETTINGS, self.info)
+        self.ids = RequestIds.for_folder(SETTINGS.feedback_dir)
         keep_uploads_in_memory(SETTINGS.max_upload_bytes)
         logger.info(
             "FakeImageDetector API: uploads up to %.3g MB and %s pixels, read in memory; "
@@ -191,7 +193,7 @@ class FakeImageDetector:
             distance=float(assessed.distance[0]),
             detail=float(assessed.detail[0]),
             explanation=Explanation(png_base64=base64.b64encode(png).decode()) if png else None,
-            request_id=new_request_id(),
+            request_id=self.ids.issue(prepared.digest),
         )
         self.monitor.observe(endpoint, [answer], summary_rows(self.summary, assessed.features))
         return answer, png
@@ -240,7 +242,7 @@ class FakeImageDetector:
                 distance=distance,
                 detail=detail,
                 file=upload.name,
-                request_id=new_request_id(),
+                request_id=self.ids.issue(item.digest),
             )
             for (probability, distance), detail, item, upload in zip(
                 scores[:, :2], details, prepared, images, strict=True
@@ -284,7 +286,7 @@ class FakeImageDetector:
         generator or camera if known (source), and the image only with consent=true."""
         # (BentoML reads form fields that look like numbers as numbers: taken back as text)
         fields = (str(request_id), str(label), str(source))
-        args = (SETTINGS, self.info, *fields, consent, image)
+        args = (SETTINGS, self.info, self.ids, *fields, consent, image)
         return await anyio.to_thread.run_sync(take_feedback, *args)
 
 

@@ -30,6 +30,7 @@ from fakeimage.data.images import (
     to_model_input,
 )
 from fakeimage.serving.errors import RequestError, about, megabytes, missing_upload_message
+from fakeimage.serving.request_ids import image_digest
 from fakeimage.serving.settings import ServingSettings
 
 logger = logging.getLogger("bentoml.fakeimage")
@@ -154,6 +155,8 @@ class PreparedImage:
     """(32, 32, 3) uint8: the model's input."""
     input: dict[str, Any]
     """width, height, mode, format as uploaded (before EXIF rotation)."""
+    digest: bytes
+    """sha256 of the file as uploaded: what its answer's request id is bound to."""
     warnings: list[str] = field(default_factory=list)
 
 
@@ -166,7 +169,9 @@ def prepare_image(data: bytes, *, max_pixels: int, name: str | None = None) -> P
     except BadImageError as exc:
         raise RequestError(exc.status, about(name, str(exc)), file=name) from None
     try:
-        return PreparedImage(to_model_input(image), describe_input(image), input_warnings(image))
+        return PreparedImage(
+            to_model_input(image), describe_input(image), image_digest(data), input_warnings(image)
+        )
     except Exception as exc:  # untrusted input must never become a 500
         logger.warning("could not preprocess %s", name or "an upload", exc_info=True)
         raise RequestError(
