@@ -26,6 +26,7 @@ from fakeimage.detector.folder import (
     ONNX_FILE,
     TRAINING_IMAGES_FILE,
 )
+from fakeimage.monitoring.answer_log import read_answers
 from repo_copy import BIN, NEEDS_REAL_PIPELINE, SAMPLE, PipelineRun, edit_params_file, run
 from tests.service_process import run_service
 
@@ -211,6 +212,7 @@ def test_the_bento_carries_the_champion_and_serves_it_from_another_folder(
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {k: v for k, v in pipeline.env.items() if k != "PYTHONPATH"}  # the Bento's own code
+    env |= {"FAKEIMAGE_LOG_DIR": "logs/answers", "FAKEIMAGE_FEEDBACK_DIR": "data/feedback"}
     home = Path(pipeline.env["BENTOML_HOME"])
     image = _fake_image(tmp_path / "fake.jpg")
     with run_service(home, env=env, cwd=elsewhere, target=bento) as server:
@@ -224,6 +226,15 @@ def test_the_bento_carries_the_champion_and_serves_it_from_another_folder(
     assert body["label"] == "FAKE"
     assert body["model"] == {"name": MODEL_NAME, "version": "1"}
     assert f"BentoML model {model_tag}" in log
+    # what it writes lands in BentoML's home, not in the Bento (replaced on rebuild, read-only
+    # in an image) nor in the folder it was started from
+    logged = home / "fakeimage" / "logs" / "answers"
+    assert f"answers logged in {logged}" in log
+    assert [record["request_id"] for record in read_answers(logged)] == [body["request_id"]]
+    assert (home / "fakeimage" / "data" / "feedback" / ".request-id-key").is_file()
+    name, version = bento.split(":")
+    assert not (home / "bentos" / name / version / "src" / "logs").exists()
+    assert not list(elsewhere.iterdir())
 
 
 def test_changing_an_evaluate_param_reruns_evaluate_and_promote_only(pipeline: Pipeline) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -57,3 +59,24 @@ def test_bad_values_are_one_line_naming_the_variable(
         load_settings()
     message = str(caught.value)
     assert message.startswith(f"{name}={value!r} {problem}") and "\n" not in message
+
+
+def test_a_served_bento_writes_under_bentoml_home_not_in_itself(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ServingSettings.model_fields:
+        monkeypatch.delenv(f"FAKEIMAGE_{name.upper()}", raising=False)
+    bento = tmp_path / "bentos" / "fake_image_detector" / "abc123"
+    (bento / "src").mkdir(parents=True)
+    (bento / "bento.yaml").write_text("service: fakeimage.serving.service:FakeImageDetector\n")
+    monkeypatch.setenv("BENTOML_HOME", str(tmp_path))
+    monkeypatch.chdir(bento / "src")
+    monkeypatch.setenv("FAKEIMAGE_FEEDBACK_DIR", "/srv/feedback")
+
+    settings = load_settings()
+
+    assert settings.log_dir == tmp_path / "fakeimage" / "logs" / "answers"
+    assert settings.feedback_dir == Path("/srv/feedback")  # an absolute folder is kept
+
+    monkeypatch.chdir(tmp_path)  # a project folder: relative, as configured
+    assert load_settings().log_dir == Path("logs/answers")

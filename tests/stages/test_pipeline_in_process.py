@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import signal
 import subprocess
@@ -166,6 +167,9 @@ def test_train_evaluate_promote_import_the_reference_once(project: Path) -> None
     assert challenger.tags["source_gates"] == report["source_gates"]
     assert challenger.tags["regression"].startswith("6 reported images: champion ")
     assert challenger.tags["data_source"] == "embedded" and challenger.description
+    accuracy = challenger.tags["test_accuracy"]  # the same figure in the tag and the words
+    assert re.fullmatch(r"0\.\d{4}", accuracy)
+    assert f"test accuracy {accuracy}." in challenger.description
     # The registry says in words which version serves and why; no local paths.
     took = "Took @champion" if report["promoted"] else "Did not take @champion"
     assert challenger.description.startswith(f"{took}: {report['reason']}")

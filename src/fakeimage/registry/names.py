@@ -174,11 +174,21 @@ def run_summary(card: ModelCard) -> str:
     return f"{header}\n{rule}\n{values}\n\n{plan}"
 
 
+def version_tags(card: ModelCard) -> dict[str, str]:
+    """The tags every registry version carries, whatever its promotion said."""
+    return {"data_source": card.data.source, "test_accuracy": _test_accuracy(card) or "n/a"}
+
+
+def _test_accuracy(card: ModelCard) -> str | None:
+    test = card.evaluation.test if card.evaluation else None
+    return f"{test.accuracy:.4f}" if test else None
+
+
 def version_description(card: ModelCard, tags: dict[str, str], alias: str) -> str:
     """A registry version in words, without paths a reader of the registry does not have: the
     promotion outcome first, then the network, the data and the held-out accuracy."""
-    test = card.evaluation.test if card.evaluation else None
-    accuracy = f"held-out test accuracy {test.accuracy:.4f}" if test else "not evaluated"
+    test = _test_accuracy(card)
+    accuracy = f"held-out test accuracy {test}" if test else "not evaluated"
     trained = sorted(card.data.trained_sources or {})
     data = f"{card.data.splits['train'].total:,} {card.data.source} images" + (
         f" ({', '.join(trained)})" if trained else ""

@@ -54,6 +54,7 @@ from fakeimage.registry.names import (
     run_summary,
     summary_metrics,
     version_description,
+    version_tags,
 )
 
 DETECTOR_ARTIFACTS = "detector"
@@ -223,13 +224,10 @@ class Registry:
     def describe(self, version: str, card: ModelCard, tags: dict[str, str]) -> None:
         """A version's description and tags: what it is, its test accuracy, and whether it took
         the alias and why; the registered model's description names the version serving."""
-        test = card.evaluation.test if card.evaluation else None
-        accuracy = f"{test.accuracy:.4f}" if test else "n/a"
         self.client.update_model_version(
             self.name, version, description=version_description(card, tags, self.alias)
         )
-        base = {"data_source": card.data.source, "test_accuracy": accuracy}
-        for key, value in {**base, **tags}.items():
+        for key, value in {**version_tags(card), **tags}.items():
             self.client.set_model_version_tag(self.name, version, key, value)
         if champion := self.champion():
             summary = f"{MODEL_DESCRIPTION} Served: version {champion.version} (@{self.alias})"

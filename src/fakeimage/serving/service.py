@@ -166,6 +166,11 @@ class FakeImageDetector:
             SETTINGS.batch_size,
             SETTINGS.batch_latency_ms,
         )
+        logger.info(
+            "FakeImageDetector API: answers logged in %s; feedback kept in %s",
+            SETTINGS.log_dir.absolute() if SETTINGS.log_dir else "nowhere (FAKEIMAGE_LOG_DIR='')",
+            SETTINGS.feedback_dir.absolute() if SETTINGS.feedback_dir else "nowhere (off)",
+        )
 
     @bentoml.on_deployment
     def require_a_model() -> None:

@@ -2,10 +2,16 @@
 
 `load_settings` reads them when the service module is imported (in both server processes);
 a bad value stops the server with one line naming the variable, never a traceback.
+
+Relative folders (the answer log, the feedback) are taken from the working directory when
+the service runs from the project (`fakeimage serve`). A served Bento runs in its own folder,
+which BentoML replaces on a rebuild and which is read-only in a container: there they are
+taken from `$BENTOML_HOME/fakeimage/` instead (`/home/bentoml/fakeimage/` in the image).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -64,6 +70,12 @@ class ServingSettings(BaseSettings):
     def _empty_is_off(cls, value: object) -> object:
         return None if value == "" else value
 
+    @field_validator("log_dir", "feedback_dir")
+    @classmethod
+    def _outside_a_bento(cls, value: Path | None) -> Path | None:
+        home = bento_data_home()
+        return home / value if value is not None and home is not None else value
+
     @model_validator(mode="after")
     def _log_holds_two_files(self) -> ServingSettings:
         if self.log_total_mb < 2 * self.log_file_mb:
@@ -80,6 +92,14 @@ class ServingSettings(BaseSettings):
     @property
     def max_batch_bytes(self) -> int:
         return int(self.max_batch_mb * MB)
+
+
+def bento_data_home(cwd: Path | None = None) -> Path | None:
+    """Where a served Bento keeps what it writes; None when not serving from a Bento (BentoML
+    runs a Bento's service in the Bento's `src/`, beside its `bento.yaml`)."""
+    if not ((cwd or Path.cwd()).parent / "bento.yaml").is_file():
+        return None
+    return Path(os.environ.get("BENTOML_HOME") or "~/bentoml").expanduser() / "fakeimage"
 
 
 def load_settings() -> ServingSettings:
