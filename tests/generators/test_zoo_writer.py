@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image, JpegImagePlugin
 
+from fakeimage.config import ZooParams
 from fakeimage.data.layout import list_labelled_files
+from fakeimage.generators.build import build_zoo
 from fakeimage.generators.writer import jpeg_round_trip, staged_folder, write_source
 
 IMAGES = np.random.default_rng(1).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
@@ -54,10 +56,11 @@ def test_a_failure_leaves_the_previous_zoo(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(30)
-def test_an_empty_zoo_is_an_empty_folder(tmp_path: Path) -> None:
-    with staged_folder(tmp_path / "zoo"):
-        pass
-    assert list((tmp_path / "zoo").iterdir()) == []
+def test_an_empty_zoo_holds_only_a_readme_that_says_so(tmp_path: Path) -> None:
+    zoo = build_zoo(ZooParams(), tmp_path / "raw", tmp_path / "zoo", tmp_path / "checkpoints")
+
+    assert zoo.summary() and [p.name for p in (tmp_path / "zoo").iterdir()] == ["README.md"]
+    assert "Generators listed: none" in (tmp_path / "zoo" / "README.md").read_text()
     assert list_labelled_files(tmp_path / "zoo", both_classes=False) == []
 
 

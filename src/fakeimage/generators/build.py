@@ -103,6 +103,7 @@ def build_zoo(params: ZooParams, raw_dir: Path, out_dir: Path, checkpoints: Path
             if folder.name not in names:
                 shutil.rmtree(folder, ignore_errors=True)
     with staged_folder(out_dir) as staging:
+        _describe(staging, sorted(names))
         if not params.generators:
             return Zoo([], None, hardware_description())
         from fakeimage.startup import import_tensorflow
@@ -117,6 +118,17 @@ def build_zoo(params: ZooParams, raw_dir: Path, out_dir: Path, checkpoints: Path
             for settings in params.generators
         ]
         return Zoo(reports, reference, hardware_description())
+
+
+def _describe(folder: Path, names: list[str]) -> None:
+    """A README saying what the folder holds: a reader of data/zoo, and DVC, which warns about
+    an empty output folder at every stage, see that no generator listed is not a failure."""
+    listed = ", ".join(names) if names else "none (the default: params.yaml zoo.generators: [])"
+    (folder / "README.md").write_text(
+        "Samples of the generators the generate stage trained here, as FAKE sources\n"
+        f"(<split>/FAKE/<generator>/; reports/zoo.json says how each was made).\n"
+        f"Generators listed: {listed}.\n"
+    )
 
 
 def _make_generator(
