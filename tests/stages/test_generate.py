@@ -47,7 +47,7 @@ def test_the_default_empty_zoo_is_written_without_tensorflow(tmp_path: Path) -> 
         "generate: no generators listed (zoo.generators): wrote an empty zoo",
         "[]",
     ]
-    assert list((tmp_path / ZOO).iterdir()) == []
+    assert [path.name for path in (tmp_path / ZOO).iterdir()] == ["README.md"]
     report = json.loads((tmp_path / REPORT).read_text())
     assert report["generators"] == {} and report["cifake_fake_quality"] is None
 
@@ -77,6 +77,7 @@ def test_a_tiny_zoo_is_trained_written_reported_and_extended(
     assert rows["vae"]["epochs_this_session"] == 0  # resumed finished: sampled again only
     assert rows["gan-a"]["epochs_this_session"] == 1 and rows["gan-a"]["quality"]["images"] == 5
     assert sorted(p.name for p in CHECKPOINTS.iterdir()) == ["gan-a", "vae"]
+    assert "Generators listed: gan-a, vae." in (ZOO / "README.md").read_text()
 
     _params(tmp_path, [dcgan])
     generate.run(load_params())
