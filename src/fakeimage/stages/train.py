@@ -38,9 +38,11 @@ def run(params: Params) -> None:
     tags = {"precision_policy": card.training.precision_policy}
     store.mirror(card, folder, trained.summary, tags, [history])
     clear_checkpoint(TRAIN_CHECKPOINT_DIR)  # only now: the outputs are whole
+    ran = card.training.epochs_run
+    stopped = f" (stopped early of {params.train.epochs})" if ran < params.train.epochs else ""
     print(
-        f"train: {params.model.arch}, best epoch {card.training.best_epoch}/"
-        f"{card.training.epochs_run}, val accuracy {trained.val_accuracy:.4f}, "
+        f"train: {params.model.arch}, best epoch {card.training.best_epoch}/{ran}{stopped}, "
+        f"val accuracy {trained.val_accuracy:.4f}, "
         f"{card.training.seconds:.0f} s in {card.training.precision_policy} on "
         f"{role.size} worker(s), MLflow run {card.run_id}"
     )

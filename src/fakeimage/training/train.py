@@ -90,7 +90,7 @@ def make_early_stopping(params: TrainParams) -> ResumableEarlyStopping:
         patience=params.patience,
         restore_best_weights=True,
         start_from_epoch=warmup_epochs,
-        verbose=1,
+        verbose=0,  # the train stage's own line says the best epoch and an early stop
     )
 
 
