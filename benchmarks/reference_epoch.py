@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
         training = shipped.training
         print(
             f"\nShipped {name}: {training.epochs_run} epochs, "
-            f"{training.seconds / training.epochs_run:,.0f} s/epoch in "
+            f"{training.seconds / training.epochs_run:,.0f} s/epoch on average (its card) in "
             f"{training.precision_policy} on {training.hardware}"
         )
 

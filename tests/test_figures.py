@@ -35,7 +35,7 @@ def test_a_failed_render_leaves_the_previous_figure_in_place(tmp_path: Path) -> 
 
     with pytest.raises(ValueError):
         save_figure(figure, target)
-    plt.close(figure)
 
+    assert not plt.fignum_exists(figure.number)  # closed even so
     assert target.read_bytes() == b"previous"
     assert [p.name for p in tmp_path.iterdir()] == ["line.png"]

@@ -16,9 +16,11 @@ def save_figure(figure: Figure, path: Path, dpi: int = 110) -> Path:
     """Lay out, render to memory, close (pyplot keeps every open figure alive), then rename."""
     import matplotlib.pyplot as plt
 
-    figure.tight_layout()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
-    plt.close(figure)
+    try:
+        figure.tight_layout()
+        figure.savefig(buffer, format="png", dpi=dpi)
+    finally:
+        plt.close(figure)
     write_bytes(path, buffer.getvalue())
     return path

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from fakeimage.serving import request_ids
 from fakeimage.serving.request_ids import KEY_FILE, RequestIds, image_digest, shared_key
 
 IMAGE = image_digest(b"the uploaded file")
@@ -29,8 +30,9 @@ def test_ids_not_issued_with_the_key_are_refused(tmp_path: Path) -> None:
     assert not ids.issued(elsewhere)
     assert not ids.issued(flipped)
     assert not ids.issued("0" * 32)
-    retagged = request_id[:16] + "0" * 16  # an issued prefix cannot vouch for another image
-    assert ids.issued(retagged) and not ids.answered(retagged, IMAGE)
+    for position in (20, 31):  # the id tag covers the image tag too: no variant passes
+        changed = request_id[:position] + format(int(request_id[position], 16) ^ 1, "x")
+        assert not ids.issued(changed + request_id[position + 1 :])
 
 
 def _key_of(folder: str, queue: multiprocessing.Queue) -> None:
@@ -54,6 +56,37 @@ def test_workers_starting_together_share_one_key_that_survives_a_restart(
     assert (tmp_path / KEY_FILE).stat().st_mode & 0o077 == 0  # readable by the service only
     restarted = RequestIds.for_folder(tmp_path)
     assert restarted.issued(RequestIds(keys.pop()).issue(IMAGE))
+
+
+def test_a_worker_that_loses_the_race_takes_the_winners_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    winner = bytes(range(32))
+
+    def beaten(source: str, target: Path) -> None:  # another worker links its key first
+        Path(target).write_bytes(winner)
+        raise FileExistsError(target)
+
+    monkeypatch.setattr(request_ids.os, "link", beaten)
+
+    assert shared_key(tmp_path) == winner
+    assert [p.name for p in tmp_path.iterdir()] == [KEY_FILE]
+
+
+def test_without_hard_links_the_key_is_created_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unsupported(source: str, target: Path) -> None:
+        raise PermissionError("hard links are not supported here")
+
+    monkeypatch.setattr(request_ids.os, "link", unsupported)
+
+    key = shared_key(tmp_path)
+
+    assert len(key) == 32 and (tmp_path / KEY_FILE).read_bytes() == key
+    assert [p.name for p in tmp_path.iterdir()] == [KEY_FILE]
+    assert (tmp_path / KEY_FILE).stat().st_mode & 0o077 == 0
+    assert shared_key(tmp_path) == key  # read back, not made again
 
 
 def test_a_folder_that_cannot_hold_the_key_still_gives_ids(

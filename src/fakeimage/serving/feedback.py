@@ -89,10 +89,14 @@ def take_feedback(
         raise RequestError(422, "consent=true but no image: send the image as field 'image'")
     stored = _store_image(folder, ids, request_id, label, source, model, image, settings)
     report = _provenance(request_id, label, source, model) | {"image_kept": stored is not None}
+    line = json.dumps(report) + "\n"
+    if stored is None:
+        _check_room(folder, len(line), settings)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with _APPEND, (folder / REPORTS).open("a") as handle:
-            handle.write(json.dumps(report) + "\n")  # one write: a whole line or nothing
+            handle.write(line)  # one write: a whole line or nothing
+        _USAGE.add(folder, len(line))
     except OSError as exc:
         for path in (stored, stored.with_suffix(".json")) if stored else ():
             path.unlink(missing_ok=True)  # no image without its report
@@ -128,12 +132,9 @@ def _store_image(
     if kind not in _SUFFIXES:
         raise RequestError(415, f"{kind} images are not kept: send JPEG, PNG, WebP, GIF or TIFF")
     target = folder / label / source / f"{request_id}{_SUFFIXES[kind]}"
-    if target.exists():
+    if any(folder.glob(f"*/*/{request_id}.*")):  # under any label and source
         raise RequestError(409, "this answer was already reported with its image")
-    if _USAGE.size(folder) + len(data) > settings.feedback_max_mb * MB:
-        raise RequestError(
-            507, f"the feedback folder is full ({settings.feedback_max_mb:g} MB): not kept"
-        )
+    _check_room(folder, len(data), settings)
     cleaned = strip_metadata(data)
     try:
         decode_image(cleaned, max_pixels=settings.max_pixels)
@@ -151,9 +152,10 @@ def _store_image(
 
 
 class _Usage:
-    """The feedback folder's size: walked at most once a minute, plus what this process kept
-    since, so that a report does not stat every file of a folder that may hold 100,000 (other
-    workers' images are counted at the next walk)."""
+    """The feedback folder's size: walked at most once a minute, plus the images and report
+    lines this process wrote since, so that a report does not stat every file of a folder that
+    may hold 100,000. The bound is approximate by design: other workers' writes and the small
+    provenance files are counted at the next walk."""
 
     WALK_EVERY_S = 60.0
 
@@ -173,6 +175,13 @@ class _Usage:
         with self._lock:
             walked, before = self._sizes.get(folder, (-self.WALK_EVERY_S, 0))
             self._sizes[folder] = walked, before + size
+
+
+def _check_room(folder: Path, size: int, settings: ServingSettings) -> None:
+    if _USAGE.size(folder) + size > settings.feedback_max_mb * MB:
+        raise RequestError(
+            507, f"the feedback folder is full ({settings.feedback_max_mb:g} MB): not kept"
+        )
 
 
 def _walk(folder: Path) -> int:

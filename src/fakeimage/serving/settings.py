@@ -94,10 +94,11 @@ class ServingSettings(BaseSettings):
         return int(self.max_batch_mb * MB)
 
 
-def bento_data_home(cwd: Path | None = None) -> Path | None:
+def bento_data_home() -> Path | None:
     """Where a served Bento keeps what it writes; None when not serving from a Bento (BentoML
     runs a Bento's service in the Bento's `src/`, beside its `bento.yaml`)."""
-    if not ((cwd or Path.cwd()).parent / "bento.yaml").is_file():
+    cwd = Path.cwd()
+    if cwd.name != "src" or not (cwd.parent / "bento.yaml").is_file():
         return None
     return Path(os.environ.get("BENTOML_HOME") or "~/bentoml").expanduser() / "fakeimage"
 
