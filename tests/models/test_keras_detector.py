@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from fakeimage.config import ModelParams
-from fakeimage.models.keras_detector import Detector, make_forward
+from fakeimage.errors import UserError
+from fakeimage.models.keras_detector import Detector, load_keras_model, make_forward
 from fakeimage.models.zoo import seed_cnn
 from tests.cards import make_card
 
@@ -55,3 +56,16 @@ def test_detector_uses_flip_tta_from_its_card(model) -> None:
     averaged = Detector(model, flipping).predict_proba(images)
     mirrored = Detector(model, card).predict_proba(images[:, :, ::-1])
     np.testing.assert_allclose(averaged, (plain + mirrored) / 2, atol=1e-6)
+
+
+def test_missing_weights_say_where_to_get_them(tmp_path) -> None:
+    weights = tmp_path / "model.keras"
+    with pytest.raises(UserError, match="the file is missing"):
+        load_keras_model(weights)
+
+    (tmp_path / "model.keras.dvc").write_text("outs:\n- path: model.keras\n")
+    with pytest.raises(UserError) as kept_by_dvc:
+        load_keras_model(weights)
+
+    assert f"run `dvc pull {tmp_path / 'model.keras.dvc'}`" in str(kept_by_dvc.value)
+    assert "MODEL_CARD.md" in str(kept_by_dvc.value)

@@ -9,10 +9,16 @@ detected as by the many-generator detector it would succeed.
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from fakeimage.data.hashes import load_training_record
 from fakeimage.detector.card import ModelCard
-from fakeimage.detector.folder import MARKDOWN_FILE, TRAINING_IMAGES_FILE, DetectorFolder
+from fakeimage.detector.folder import (
+    MARKDOWN_FILE,
+    MODEL_FILE,
+    TRAINING_IMAGES_FILE,
+    DetectorFolder,
+)
 from fakeimage.detector.markdown import render_model_card
 from repo_copy import REPO_ROOT
 from tests.cards import assert_reproduce_sets_every_param
@@ -38,6 +44,13 @@ def test_its_card_says_how_it_was_made() -> None:
     assert (FOLDER / MARKDOWN_FILE).read_text() == render_model_card(card)
     assert set(card.data.trained_sources) == {"REAL", "FAKE", *ZOO}
     assert "/work" not in (FOLDER / MARKDOWN_FILE).read_text()
+
+
+def test_its_weights_are_kept_by_dvc_not_git() -> None:
+    """25 MB of weights: a DVC pointer in git, the file in DVC's cache or remote."""
+    (out,) = yaml.safe_load((FOLDER / "model.keras.dvc").read_text())["outs"]
+    assert out["path"] == MODEL_FILE and out["size"] > 5_000_000
+    assert (FOLDER / ".gitignore").read_text().split() == [f"/{MODEL_FILE}"]
 
 
 def test_every_corruption_of_the_sweep_keeps_it_above_92_percent() -> None:

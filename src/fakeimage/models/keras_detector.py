@@ -106,6 +106,15 @@ def predict_proba(model: keras.Model, images: np.ndarray, *, flip_tta: bool = Fa
 
 
 def load_keras_model(path: Path) -> keras.Model:
+    """The network at `path`; a missing file says where its weights are to be had."""
+    if not path.is_file():
+        pointer = path.with_name(f"{path.name}.dvc")
+        if pointer.is_file():  # weights too large for git, kept by DVC (models/robust)
+            raise UserError(
+                f"{path} is not here: DVC keeps it ({pointer}); run `dvc pull {pointer}` "
+                "from your DVC remote, or train it with the command in the folder's MODEL_CARD.md"
+            )
+        raise UserError(f"cannot load the model at {path}: the file is missing")
     try:
         return keras.saving.load_model(path, compile=False)
     except (OSError, ValueError) as exc:
