@@ -106,15 +106,12 @@ def predict_proba(model: keras.Model, images: np.ndarray, *, flip_tta: bool = Fa
 
 
 def load_keras_model(path: Path) -> keras.Model:
-    """The network at `path`; a missing file says where its weights are to be had."""
-    if not path.is_file():
-        pointer = path.with_name(f"{path.name}.dvc")
-        if pointer.is_file():  # weights too large for git, kept by DVC (models/robust)
-            raise UserError(
-                f"{path} is not here: DVC keeps it ({pointer}); run `dvc pull {pointer}` "
-                "from your DVC remote, or train it with the command in the folder's MODEL_CARD.md"
-            )
-        raise UserError(f"cannot load the model at {path}: the file is missing")
+    """The network at `path`; a missing file says how to get its weights back."""
+    if not path.is_file():  # e.g. models/robust, whose weights are too large for git
+        raise UserError(
+            f"{path} is not in this checkout: train it with the command in the folder's "
+            "MODEL_CARD.md (Reproduce), or copy the file in from where it was trained"
+        )
     try:
         return keras.saving.load_model(path, compile=False)
     except (OSError, ValueError) as exc:
